@@ -1,0 +1,383 @@
+//! The manager: one async task per Engine.IO connection, shared by the sockets (namespaces) of one
+//! client. It owns the connection state machine — connect, heartbeat, reconnect with backoff — and
+//! the protocol side of every socket. Nothing else touches that state, so there are no locks on it.
+//!
+//! States: `Idle` (nothing under way), `Connecting` (one attempt in flight), `Open`, `Waiting` (for
+//! the backoff delay). At most one attempt is ever in flight, and a fresh connection is made for each.
+
+use super::engine::{EngineConnection, EngineEvent, EngineTarget, OpenFailure};
+use super::event::Event;
+use super::socket::SocketShared;
+use crate::protocol::{Packet, PacketType, ReconnectBackoff};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Reconnection settings of one manager.
+#[derive(Debug, Clone)]
+pub struct ReconnectPolicy {
+    pub enabled: bool,
+    pub attempts: Option<u32>,
+    pub delay: Duration,
+    pub delay_max: Duration,
+    pub randomization_factor: f64,
+}
+
+/// What sockets ask of the manager task. Generations let the task drop work a later call superseded.
+pub enum Command {
+    Attach { key: u64, nsp: String, auth: Option<Map<String, Value>>, shared: Arc<SocketShared> },
+    Open { key: u64, generation: u64 },
+    Close { key: u64, generation: u64 },
+    Detach { key: u64 },
+}
+
+/// The manager's view of one socket.
+struct SocketSlot {
+    nsp: String,
+    auth: Option<Map<String, Value>>,
+    shared: Arc<SocketShared>,
+    /// The generation of the last open/close the task applied; events are published under it.
+    generation: u64,
+    /// The application wants this socket connected.
+    active: bool,
+    /// A CONNECT was sent on the current connection and no reply came yet.
+    connect_sent: bool,
+    /// The server accepted the CONNECT on the current connection.
+    connected: bool,
+}
+
+impl SocketSlot {
+    fn publish(&self, update: impl FnOnce(&mut super::socket::SocketState) -> Option<Event>) {
+        self.shared.publish(self.generation, update);
+    }
+}
+
+type OpenFuture = Pin<Box<dyn Future<Output = Result<EngineConnection, OpenFailure>> + Send>>;
+
+enum Phase {
+    Idle,
+    Connecting(OpenFuture),
+    Open(Box<EngineConnection>),
+    Waiting(Instant),
+}
+
+enum Step {
+    Command(Command),
+    Shutdown,
+    Opened(Result<EngineConnection, OpenFailure>),
+    Engine(EngineEvent),
+    RetryNow,
+}
+
+pub struct ManagerTask {
+    target: Arc<EngineTarget>,
+    policy: ReconnectPolicy,
+    commands: mpsc::UnboundedReceiver<Command>,
+    slots: BTreeMap<u64, SocketSlot>,
+    phase: Phase,
+    backoff: ReconnectBackoff,
+    reconnecting: bool,
+    skip_reconnect: bool,
+}
+
+impl ManagerTask {
+    pub fn new(target: EngineTarget, policy: ReconnectPolicy, commands: mpsc::UnboundedReceiver<Command>) -> Self {
+        let backoff = ReconnectBackoff::new(
+            policy.delay.as_millis() as u64,
+            policy.delay_max.as_millis() as u64,
+            policy.randomization_factor,
+        );
+        Self {
+            target: Arc::new(target),
+            policy,
+            commands,
+            slots: BTreeMap::new(),
+            phase: Phase::Idle,
+            backoff,
+            reconnecting: false,
+            skip_reconnect: false,
+        }
+    }
+
+    pub async fn run(mut self) {
+        loop {
+            let commands = &mut self.commands;
+            let step = match &mut self.phase {
+                Phase::Idle => commands.recv().await.map_or(Step::Shutdown, Step::Command),
+                Phase::Connecting(attempt) => tokio::select! {
+                    command = commands.recv() => command.map_or(Step::Shutdown, Step::Command),
+                    result = attempt => Step::Opened(result),
+                },
+                Phase::Open(connection) => tokio::select! {
+                    command = commands.recv() => command.map_or(Step::Shutdown, Step::Command),
+                    event = connection.next_event() => Step::Engine(event),
+                },
+                Phase::Waiting(deadline) => tokio::select! {
+                    command = commands.recv() => command.map_or(Step::Shutdown, Step::Command),
+                    _ = tokio::time::sleep_until(*deadline) => Step::RetryNow,
+                },
+            };
+            match step {
+                Step::Command(command) => self.on_command(command),
+                Step::Shutdown => {
+                    self.slots.clear();
+                    self.stop_engine();
+                    return;
+                }
+                Step::Opened(Ok(connection)) => self.on_open(connection),
+                Step::Opened(Err(failure)) => self.on_open_failed(failure),
+                Step::Engine(EngineEvent::Packet(packet)) => self.on_packet(packet),
+                Step::Engine(EngineEvent::Closed(reason)) => self.on_close(reason),
+                Step::RetryNow => self.on_retry(),
+            }
+        }
+    }
+
+    fn connection(&self) -> Option<&EngineConnection> {
+        match &self.phase {
+            Phase::Open(connection) => Some(connection),
+            _ => None,
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Attach { key, nsp, auth, shared } => {
+                let slot = SocketSlot {
+                    nsp,
+                    auth,
+                    shared,
+                    generation: 0,
+                    active: false,
+                    connect_sent: false,
+                    connected: false,
+                };
+                self.slots.insert(key, slot);
+            }
+            Command::Open { key, generation } => {
+                let Some(slot) = self.slots.get_mut(&key) else { return };
+                slot.generation = generation;
+                slot.active = true;
+                match &self.phase {
+                    Phase::Open(_) => self.send_connect(key),
+                    Phase::Idle => self.start_open(),
+                    // An attempt is under way or scheduled: the socket joins when it opens.
+                    Phase::Connecting(_) | Phase::Waiting(_) => {}
+                }
+            }
+            Command::Close { key, generation } => {
+                let Some(slot) = self.slots.get_mut(&key) else { return };
+                slot.generation = generation;
+                self.deactivate(key);
+                self.close_engine_if_unused();
+            }
+            Command::Detach { key } => {
+                self.deactivate(key);
+                self.slots.remove(&key);
+                self.close_engine_if_unused();
+            }
+        }
+    }
+
+    /// The application closed the socket: leave the namespace if the server had accepted it.
+    fn deactivate(&mut self, key: u64) {
+        let Some(slot) = self.slots.get_mut(&key) else { return };
+        slot.active = false;
+        if slot.connected {
+            slot.connected = false;
+            let packet = Packet::disconnect(&slot.nsp);
+            if let Phase::Open(connection) = &self.phase {
+                connection.send_packet(&packet);
+            }
+        }
+    }
+
+    /// socket.io-client's `Manager._close`: with no active socket left, the connection has no purpose.
+    fn close_engine_if_unused(&mut self) {
+        if self.slots.values().any(|slot| slot.active) {
+            return;
+        }
+        self.skip_reconnect = true;
+        self.stop_engine();
+    }
+
+    fn stop_engine(&mut self) {
+        self.reconnecting = false;
+        self.backoff.reset();
+        for slot in self.slots.values_mut() {
+            slot.connect_sent = false;
+            slot.connected = false;
+        }
+        // Dropping the connection lets its writer flush what is queued (a DISCONNECT) and close.
+        self.phase = Phase::Idle;
+    }
+
+    fn start_open(&mut self) {
+        self.skip_reconnect = false;
+        let target = Arc::clone(&self.target);
+        self.phase = Phase::Connecting(Box::pin(async move { EngineConnection::open(&target).await }));
+    }
+
+    fn publish_to_active(&self, event: Event) {
+        for slot in self.slots.values().filter(|slot| slot.active) {
+            slot.publish(|_| Some(event.clone()));
+        }
+    }
+
+    fn on_open(&mut self, connection: EngineConnection) {
+        self.phase = Phase::Open(Box::new(connection));
+        let keys: Vec<u64> = self.slots.iter().filter(|(_, s)| s.active).map(|(k, _)| *k).collect();
+        for key in keys {
+            self.send_connect(key);
+        }
+        if self.reconnecting {
+            let attempts = self.backoff.attempts();
+            self.reconnecting = false;
+            self.backoff.reset();
+            self.publish_to_active(Event::Reconnect(attempts));
+        }
+    }
+
+    fn send_connect(&mut self, key: u64) {
+        let Phase::Open(connection) = &self.phase else { return };
+        let Some(slot) = self.slots.get_mut(&key) else { return };
+        if slot.connect_sent || slot.connected {
+            return;
+        }
+        let payload = slot.auth.clone().map(Value::Object);
+        connection.send_packet(&Packet::connect(&slot.nsp, payload));
+        slot.connect_sent = true;
+    }
+
+    fn on_open_failed(&mut self, failure: OpenFailure) {
+        self.phase = Phase::Idle;
+        self.publish_to_active(Event::Error { message: failure.message, data: failure.data });
+        self.reconnecting = false;
+        self.schedule_reconnect();
+    }
+
+    /// socket.io-client's `Manager.reconnect`: count the attempt, or give up.
+    fn schedule_reconnect(&mut self) {
+        if !self.policy.enabled || self.skip_reconnect || self.reconnecting {
+            return;
+        }
+        if !self.slots.values().any(|slot| slot.active) {
+            return;
+        }
+        let limit = self.policy.attempts.unwrap_or(u32::MAX);
+        if self.backoff.attempts() >= limit {
+            self.backoff.reset();
+            self.phase = Phase::Idle;
+            self.publish_to_active(Event::ReconnectFailed);
+            return;
+        }
+        let delay = self.backoff.next_delay(rand::random::<f64>());
+        self.reconnecting = true;
+        self.phase = Phase::Waiting(Instant::now() + delay);
+    }
+
+    fn on_retry(&mut self) {
+        self.publish_to_active(Event::ReconnectAttempt(self.backoff.attempts()));
+        let target = Arc::clone(&self.target);
+        self.phase = Phase::Connecting(Box::pin(async move { EngineConnection::open(&target).await }));
+    }
+
+    fn on_close(&mut self, reason: &'static str) {
+        self.phase = Phase::Idle;
+        for slot in self.slots.values_mut() {
+            slot.connect_sent = false;
+            if std::mem::take(&mut slot.connected) {
+                slot.publish(|state| {
+                    state.set_disconnected();
+                    Some(Event::Disconnect { reason: reason.to_owned() })
+                });
+            }
+        }
+        self.backoff.reset();
+        self.schedule_reconnect();
+    }
+
+    fn on_packet(&mut self, packet: Packet) {
+        let Some(key) = self.slots.iter().find(|(_, slot)| slot.nsp == packet.nsp).map(|(key, _)| *key) else {
+            return;
+        };
+        let Some(slot) = self.slots.get_mut(&key) else { return };
+        match packet.kind {
+            PacketType::Connect => {
+                if !std::mem::take(&mut slot.connect_sent) {
+                    return;
+                }
+                if !slot.active {
+                    // Closed while the CONNECT was in flight: leave again, now that the server knows us.
+                    let disconnect = Packet::disconnect(&slot.nsp);
+                    if let Some(connection) = self.connection() {
+                        connection.send_packet(&disconnect);
+                    }
+                    return;
+                }
+                let sid = packet.data.as_ref().and_then(|d| d.get("sid")).and_then(Value::as_str);
+                match sid {
+                    Some(sid) => {
+                        let sid = sid.to_owned();
+                        slot.connected = true;
+                        slot.publish(|state| {
+                            state.set_connected(sid);
+                            Some(Event::Connect)
+                        });
+                    }
+                    None => slot.publish(|_| {
+                        Some(Event::Error {
+                            message: "It seems you are trying to reach a Socket.IO server in v2.x with a v3.x \
+                                      client, but they are not compatible"
+                                .to_owned(),
+                            data: Value::Null,
+                        })
+                    }),
+                }
+            }
+            PacketType::ConnectError => {
+                slot.connect_sent = false;
+                slot.connected = false;
+                let was_active = std::mem::take(&mut slot.active);
+                let (message, data) = connect_error_parts(packet.data);
+                if was_active {
+                    slot.publish(|_| Some(Event::Error { message, data }));
+                }
+                self.close_engine_if_unused();
+            }
+            PacketType::Disconnect => {
+                slot.connect_sent = false;
+                slot.active = false;
+                if std::mem::take(&mut slot.connected) {
+                    slot.publish(|state| {
+                        state.set_disconnected();
+                        Some(Event::Disconnect { reason: "io server disconnect".to_owned() })
+                    });
+                }
+                self.close_engine_if_unused();
+            }
+            PacketType::Event | PacketType::BinaryEvent | PacketType::Ack | PacketType::BinaryAck => {}
+        }
+    }
+}
+
+/// CONNECT_ERROR carries `{message, data?}` (or, from old servers, a plain string).
+fn connect_error_parts(data: Option<Value>) -> (String, Value) {
+    match data {
+        Some(Value::Object(mut map)) => {
+            let message = match map.remove("message") {
+                Some(Value::String(s)) => s,
+                Some(other) => other.to_string(),
+                None => "connect error".to_owned(),
+            };
+            (message, map.remove("data").unwrap_or(Value::Null))
+        }
+        Some(Value::String(message)) => (message, Value::Null),
+        _ => ("connect error".to_owned(), Value::Null),
+    }
+}

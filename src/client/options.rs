@@ -1,0 +1,324 @@
+//! Client options: the `options_json` object of `realtime_new`, camelCase like socket.io-client.
+//! Unknown keys and wrong types are errors that name the key.
+
+use crate::error::{Error, Result};
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+/// Every option, with socket.io-client's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientOptions {
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub auth: Option<Map<String, Value>>,
+    pub extra_headers: Vec<(String, String)>,
+    pub auto_connect: bool,
+    pub reconnection: bool,
+    /// `None`: unlimited.
+    pub reconnection_attempts: Option<u32>,
+    pub reconnection_delay: Duration,
+    pub reconnection_delay_max: Duration,
+    pub randomization_factor: f64,
+    /// Per attempt, until the Engine.IO handshake arrives.
+    pub timeout: Duration,
+    pub ack_timeout: Option<Duration>,
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            path: "/socket.io/".to_owned(),
+            query: Vec::new(),
+            auth: None,
+            extra_headers: Vec::new(),
+            auto_connect: true,
+            reconnection: true,
+            reconnection_attempts: None,
+            reconnection_delay: Duration::from_millis(1000),
+            reconnection_delay_max: Duration::from_millis(5000),
+            randomization_factor: 0.5,
+            timeout: Duration::from_millis(20_000),
+            ack_timeout: None,
+            ca_file: None,
+        }
+    }
+}
+
+/// The option names `from_json` accepts.
+pub const OPTION_NAMES: &[&str] = &[
+    "path",
+    "query",
+    "auth",
+    "extraHeaders",
+    "autoConnect",
+    "reconnection",
+    "reconnectionAttempts",
+    "reconnectionDelay",
+    "reconnectionDelayMax",
+    "randomizationFactor",
+    "timeout",
+    "ackTimeout",
+    "caFile",
+];
+
+impl ClientOptions {
+    /// Parses `options_json` (`None` or empty: all defaults).
+    pub fn from_json(json: Option<&str>) -> Result<Self> {
+        let mut options = Self::default();
+        let Some(json) = json.filter(|s| !s.trim().is_empty()) else { return Ok(options) };
+        let value: Value = serde_json::from_str(json)
+            .map_err(|e| Error::InvalidOptions(format!("not valid JSON ({e})")))?;
+        let Value::Object(map) = value else {
+            return Err(Error::InvalidOptions("must be a JSON object".to_owned()));
+        };
+        for (key, value) in &map {
+            let field = Field { key, value };
+            match key.as_str() {
+                "path" => options.path = normalize_path(field.string()?),
+                "query" => options.query = field.string_map()?,
+                "auth" => options.auth = field.object_or_null()?,
+                "extraHeaders" => options.extra_headers = field.header_map()?,
+                "autoConnect" => options.auto_connect = field.boolean()?,
+                "reconnection" => options.reconnection = field.boolean()?,
+                "reconnectionAttempts" => options.reconnection_attempts = field.attempts()?,
+                "reconnectionDelay" => options.reconnection_delay = field.millis()?,
+                "reconnectionDelayMax" => options.reconnection_delay_max = field.millis()?,
+                "randomizationFactor" => options.randomization_factor = field.fraction()?,
+                "timeout" => options.timeout = field.millis()?,
+                "ackTimeout" => options.ack_timeout = field.optional_millis()?,
+                "caFile" => options.ca_file = field.optional_string()?.map(PathBuf::from),
+                _ => return Err(Error::UnknownOption(key.clone())),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// socket.io-client always ends the path with a slash, and we make sure it starts with one.
+fn normalize_path(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    let trimmed = trimmed.trim_start_matches('/');
+    if trimmed.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/{trimmed}/")
+    }
+}
+
+struct Field<'a> {
+    key: &'a str,
+    value: &'a Value,
+}
+
+impl Field<'_> {
+    fn wrong(&self, expected: &str) -> Error {
+        Error::InvalidOptions(format!("\"{}\" must be {expected}, got {}", self.key, self.value))
+    }
+
+    fn string(&self) -> Result<&str> {
+        self.value.as_str().ok_or_else(|| self.wrong("a string"))
+    }
+
+    fn optional_string(&self) -> Result<Option<&str>> {
+        if self.value.is_null() {
+            return Ok(None);
+        }
+        self.string().map(Some)
+    }
+
+    fn boolean(&self) -> Result<bool> {
+        self.value.as_bool().ok_or_else(|| self.wrong("true or false"))
+    }
+
+    fn millis(&self) -> Result<Duration> {
+        self.value.as_u64().map(Duration::from_millis).ok_or_else(|| self.wrong("a whole number of milliseconds ≥ 0"))
+    }
+
+    fn optional_millis(&self) -> Result<Option<Duration>> {
+        if self.value.is_null() {
+            return Ok(None);
+        }
+        self.millis().map(Some)
+    }
+
+    fn attempts(&self) -> Result<Option<u32>> {
+        if self.value.is_null() {
+            return Ok(None);
+        }
+        if let Some(f) = self.value.as_f64() {
+            if f.is_infinite() && f > 0.0 {
+                return Ok(None);
+            }
+        }
+        let n = self.value.as_u64().ok_or_else(|| self.wrong("a whole number ≥ 0, or null for unlimited"))?;
+        Ok(Some(u32::try_from(n).unwrap_or(u32::MAX)))
+    }
+
+    fn fraction(&self) -> Result<f64> {
+        match self.value.as_f64() {
+            Some(f) if (0.0..=1.0).contains(&f) => Ok(f),
+            _ => Err(self.wrong("a number from 0 to 1")),
+        }
+    }
+
+    fn object_or_null(&self) -> Result<Option<Map<String, Value>>> {
+        match self.value {
+            Value::Null => Ok(None),
+            Value::Object(map) => Ok(Some(map.clone())),
+            _ => Err(self.wrong("a JSON object")),
+        }
+    }
+
+    fn string_map(&self) -> Result<Vec<(String, String)>> {
+        let Value::Object(map) = self.value else { return Err(self.wrong("an object of strings")) };
+        map.iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                Value::Number(n) => Ok((k.clone(), n.to_string())),
+                Value::Bool(b) => Ok((k.clone(), b.to_string())),
+                _ => Err(Error::InvalidOptions(format!("\"{}\".\"{k}\" must be a string, got {v}", self.key))),
+            })
+            .collect()
+    }
+
+    fn header_map(&self) -> Result<Vec<(String, String)>> {
+        let headers = self.string_map()?;
+        for (name, value) in &headers {
+            let bad_name = name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+            let bad_value = value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
+            if bad_name || bad_value {
+                return Err(Error::InvalidOptions(format!("\"extraHeaders\" has an invalid header {name:?}")));
+            }
+        }
+        Ok(headers)
+    }
+}
+
+/// Where to connect: the URL split into the Engine.IO endpoint and the namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `ws://` or `wss://`, host, port, no path or query yet.
+    pub origin: Url,
+    pub secure: bool,
+    /// The URL's own query pairs (the `query` option adds to them).
+    pub query: Vec<(String, String)>,
+    /// The URL path: `/` or `/admin`.
+    pub namespace: String,
+}
+
+impl Endpoint {
+    pub fn parse(input: &str) -> Result<Self> {
+        let bad = |reason: &str| Error::InvalidUrl { url: input.to_owned(), reason: reason.to_owned() };
+        let url = Url::parse(input).map_err(|e| bad(&e.to_string()))?;
+        let (scheme, secure) = match url.scheme() {
+            "http" | "ws" => ("ws", false),
+            "https" | "wss" => ("wss", true),
+            other => return Err(bad(&format!("scheme {other:?} is not http, https, ws or wss"))),
+        };
+        let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| bad("no host"))?;
+        let mut origin = Url::parse(&format!("{scheme}://placeholder/")).map_err(|e| bad(&e.to_string()))?;
+        origin.set_host(Some(host)).map_err(|e| bad(&e.to_string()))?;
+        origin.set_port(url.port()).map_err(|_| bad("invalid port"))?;
+        let query = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let path = url.path().trim_end_matches('/');
+        let namespace = if path.is_empty() { "/".to_owned() } else { path.to_owned() };
+        Ok(Self { origin, secure, query, namespace })
+    }
+
+    /// The WebSocket URL of the Engine.IO endpoint: user query first, then `EIO=4&transport=websocket`.
+    pub fn websocket_url(&self, options: &ClientOptions) -> Url {
+        let mut url = self.origin.clone();
+        url.set_path(&options.path);
+        {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in self.query.iter().filter(|(k, _)| !options.query.iter().any(|(ok, _)| ok == k)) {
+                pairs.append_pair(k, v);
+            }
+            for (k, v) in &options.query {
+                pairs.append_pair(k, v);
+            }
+            pairs.append_pair("EIO", "4");
+            pairs.append_pair("transport", "websocket");
+        }
+        url
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        assert_eq!(ClientOptions::from_json(None).unwrap(), ClientOptions::default());
+        assert_eq!(ClientOptions::from_json(Some("  ")).unwrap(), ClientOptions::default());
+        assert_eq!(ClientOptions::from_json(Some("{}")).unwrap(), ClientOptions::default());
+    }
+
+    #[test]
+    fn parses_every_option() {
+        let o = ClientOptions::from_json(Some(
+            r#"{"path":"/rt","query":{"a":"1","n":2},"auth":{"token":"t"},"extraHeaders":{"X-Key":"v"},
+                "autoConnect":false,"reconnection":false,"reconnectionAttempts":3,"reconnectionDelay":10,
+                "reconnectionDelayMax":20,"randomizationFactor":0,"timeout":500,"ackTimeout":100,"caFile":"/ca.pem"}"#,
+        ))
+        .unwrap();
+        assert_eq!(o.path, "/rt/");
+        assert_eq!(o.query, vec![("a".into(), "1".into()), ("n".into(), "2".into())]);
+        assert_eq!(o.auth.unwrap()["token"], "t");
+        assert_eq!(o.extra_headers, vec![("X-Key".into(), "v".into())]);
+        assert!(!o.auto_connect && !o.reconnection);
+        assert_eq!(o.reconnection_attempts, Some(3));
+        assert_eq!((o.reconnection_delay.as_millis(), o.reconnection_delay_max.as_millis()), (10, 20));
+        assert_eq!(o.randomization_factor, 0.0);
+        assert_eq!((o.timeout.as_millis(), o.ack_timeout.unwrap().as_millis()), (500, 100));
+        assert_eq!(o.ca_file.unwrap(), PathBuf::from("/ca.pem"));
+        let o = ClientOptions::from_json(Some(r#"{"reconnectionAttempts":null,"auth":null,"ackTimeout":null}"#)).unwrap();
+        assert_eq!((o.reconnection_attempts, o.auth, o.ack_timeout), (None, None, None));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = |json: &str| ClientOptions::from_json(Some(json)).unwrap_err().to_string();
+        assert_eq!(err(r#"{"bogus":1}"#), "unknown option \"bogus\"");
+        assert!(err("{").contains("not valid JSON"));
+        assert!(err("[1]").contains("must be a JSON object"));
+        assert!(err(r#"{"reconnectionDelay":"x"}"#).contains("\"reconnectionDelay\""));
+        assert!(err(r#"{"reconnectionDelay":-1}"#).contains("\"reconnectionDelay\""));
+        assert!(err(r#"{"randomizationFactor":1.5}"#).contains("\"randomizationFactor\""));
+        assert!(err(r#"{"auth":"token"}"#).contains("\"auth\""));
+        assert!(err(r#"{"query":{"a":[1]}}"#).contains("\"query\".\"a\""));
+        assert!(err(r#"{"extraHeaders":{"Bad Name":"v"}}"#).contains("extraHeaders"));
+        assert!(err(r#"{"extraHeaders":{"X":"a\r\nb"}}"#).contains("extraHeaders"));
+        assert!(err(r#"{"autoConnect":1}"#).contains("\"autoConnect\""));
+    }
+
+    #[test]
+    fn endpoints() {
+        let e = Endpoint::parse("http://localhost:3000/admin?token=abc").unwrap();
+        assert_eq!((e.origin.as_str(), e.secure, e.namespace.as_str()), ("ws://localhost:3000/", false, "/admin"));
+        let mut o = ClientOptions::default();
+        o.query = vec![("x".into(), "1".into())];
+        assert_eq!(
+            e.websocket_url(&o).as_str(),
+            "ws://localhost:3000/socket.io/?token=abc&x=1&EIO=4&transport=websocket"
+        );
+        let e = Endpoint::parse("https://example.com").unwrap();
+        assert_eq!((e.origin.as_str(), e.secure, e.namespace.as_str()), ("wss://example.com/", true, "/"));
+        assert_eq!(Endpoint::parse("wss://h:1/").unwrap().namespace, "/");
+        assert_eq!(Endpoint::parse("ws://[::1]:5/x/").unwrap().origin.as_str(), "ws://[::1]:5/");
+        for bad in ["not a url", "ftp://x", "http://", "", "http://:80/", "mailto:a@b"] {
+            assert!(matches!(Endpoint::parse(bad), Err(Error::InvalidUrl { .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths_are_normalized() {
+        assert_eq!(normalize_path("/socket.io"), "/socket.io/");
+        assert_eq!(normalize_path("rt/"), "/rt/");
+        assert_eq!(normalize_path(""), "/");
+    }
+}

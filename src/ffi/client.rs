@@ -1,0 +1,339 @@
+//! `realtime_client`: create, connect, query, listen, free.
+
+use super::{boundary, boundary_status, optional_str, required_str, to_cstring};
+use crate::client::{Event, EventSink, Socket};
+use crate::dispatch::{Callback, Dispatcher, EventKind};
+use crate::error::{Error, Result};
+use crate::ffi::realtime_status;
+use once_cell::sync::Lazy;
+use std::collections::HashMap;
+use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// A realtime client: one Socket.IO socket (the URL's namespace) and the connection it runs on.
+/// Opaque; create with realtime_new(), release with realtime_free().
+#[allow(non_camel_case_types)]
+pub struct realtime_client {
+    _opaque: [u8; 0],
+}
+
+/// What a handle stands for.
+struct ClientEntry {
+    socket: Socket,
+    dispatcher: Arc<Dispatcher>,
+}
+
+static CLIENTS: Lazy<RwLock<HashMap<usize, Arc<ClientEntry>>>> = Lazy::new(|| RwLock::new(HashMap::new()));
+/// Handle values: never 0, never reused within a process.
+static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(1);
+
+fn register(entry: ClientEntry) -> *mut realtime_client {
+    let key = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed) << 4;
+    CLIENTS.write().unwrap_or_else(|p| p.into_inner()).insert(key, Arc::new(entry));
+    std::ptr::without_provenance_mut(key)
+}
+
+/// The live client behind a handle. Anything but `realtime_on_*` also ends the initial event hold:
+/// the application is done registering.
+fn lookup(client: *const realtime_client) -> Result<Arc<ClientEntry>> {
+    if client.is_null() {
+        return Err(Error::InvalidArgument("client is NULL".to_owned()));
+    }
+    let clients = CLIENTS.read().unwrap_or_else(|p| p.into_inner());
+    clients.get(&(client as usize)).cloned().ok_or(Error::InvalidHandle)
+}
+
+fn lookup_released(client: *const realtime_client) -> Result<Arc<ClientEntry>> {
+    let entry = lookup(client)?;
+    entry.dispatcher.release();
+    Ok(entry)
+}
+
+/// Creates a client for `url` and, unless `"autoConnect": false`, starts connecting at once.
+///
+/// - `url`: `http://`, `https://`, `ws://` or `wss://` with a host; the URL path is the Socket.IO
+///   namespace (`"http://localhost:3000/admin"` joins `/admin`), its query is sent with the handshake.
+///   Borrowed for the call.
+/// - `options_json`: NULL, or a JSON object of options (see the README); an unknown key or a wrong type
+///   fails with a message naming the key. Borrowed for the call.
+///
+/// Returns a handle to free with realtime_free(), or NULL on bad input (the reason is in
+/// realtime_last_error()). Thread: any.
+///
+/// Events raised before the application calls anything on the client other than the realtime_on_*
+/// registrations (or for at most 100 ms) are held, so listeners registered right after
+/// realtime_new() never miss the first events.
+#[no_mangle]
+pub unsafe extern "C" fn realtime_new(url: *const c_char, options_json: *const c_char) -> *mut realtime_client {
+    boundary(std::ptr::null_mut(), || {
+        // SAFETY: the caller passes NULL or NUL-terminated strings valid for the call.
+        let url = unsafe { required_str(url, "url") }?;
+        // SAFETY: as above.
+        let options = unsafe { optional_str(options_json, "options_json") }?;
+        let dispatcher = Dispatcher::new();
+        let socket = Socket::new(url, options, Arc::clone(&dispatcher) as Arc<dyn EventSink>)?;
+        Ok(register(ClientEntry { socket, dispatcher }))
+    })
+}
+
+/// Closes the client and releases it. NULL (or a handle freed already) is a no-op.
+///
+/// Called outside a callback, it returns only when no callback of this client is running, and none
+/// runs afterwards. Called from inside one of this client's callbacks, it returns at once; that
+/// callback finishes and no other follows. It never waits on the network.
+/// Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_free(client: *mut realtime_client) {
+    boundary((), || {
+        if client.is_null() {
+            return Ok(());
+        }
+        let entry = CLIENTS.write().unwrap_or_else(|p| p.into_inner()).remove(&(client as usize));
+        if let Some(entry) = entry {
+            entry.dispatcher.close();
+            // The socket leaves its namespace and the connection closes once no other thread
+            // still holds the entry (a call racing with this one).
+            drop(entry);
+        }
+        Ok(())
+    })
+}
+
+/// Connects: idempotent (OK when connected or connecting already), and re-enables reconnection after
+/// realtime_close(). The result arrives as on_connect or on_error.
+///
+/// Returns REALTIME_STATUS_OK, or an error status for a NULL or freed client. Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_open(client: *mut realtime_client) -> realtime_status {
+    boundary_status(|| lookup_released(client)?.socket.open())
+}
+
+/// Disconnects: idempotent (OK when closed already). No reconnection follows until realtime_open().
+/// If the client was connected, is_connected is false when this returns and on_disconnect receives
+/// "io client disconnect".
+///
+/// Returns REALTIME_STATUS_OK, or an error status for a NULL or freed client. Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_close(client: *mut realtime_client) -> realtime_status {
+    boundary_status(|| lookup_released(client)?.socket.close())
+}
+
+/// Whether the client is connected to its namespace now. false for a NULL or freed client.
+/// Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_is_connected(client: *const realtime_client) -> bool {
+    boundary(false, || Ok(lookup_released(client)?.socket.is_connected()))
+}
+
+/// The socket id the server gave this connection (as the server's `socket.id`).
+///
+/// When `buf_len > 0`, copies the id into `buf`, truncated to fit and always NUL-terminated.
+/// Returns the id's full length without the NUL (a return ≥ buf_len means it was truncated), or 0 when
+/// not connected, for a NULL or freed client, or when `buf` is NULL with `buf_len > 0`.
+/// `buf` may be NULL when `buf_len` is 0, to ask the length. Thread: any.
+#[no_mangle]
+pub unsafe extern "C" fn realtime_socket_id(client: *const realtime_client, buf: *mut c_char, buf_len: usize) -> usize {
+    boundary(0, || {
+        let entry = lookup_released(client)?;
+        if buf.is_null() && buf_len > 0 {
+            return Err(Error::InvalidArgument("buf is NULL".to_owned()));
+        }
+        let Some(id) = entry.socket.id() else { return Ok(0) };
+        if buf_len > 0 {
+            let copied = id.len().min(buf_len - 1);
+            // SAFETY: `buf` is non-NULL and the caller promises `buf_len` writable bytes.
+            unsafe {
+                std::ptr::copy_nonoverlapping(id.as_ptr().cast::<c_char>(), buf, copied);
+                *buf.add(copied) = 0;
+            }
+        }
+        Ok(id.len())
+    })
+}
+
+/// The application's `user_data`, handed back untouched; the library never dereferences it.
+#[derive(Clone, Copy)]
+struct UserData(*mut c_void);
+// SAFETY: the library only passes the pointer back to the application's own callbacks; the
+// application decides what may be shared across threads (the header says callbacks run on library
+// threads).
+unsafe impl Send for UserData {}
+// SAFETY: as above.
+unsafe impl Sync for UserData {}
+
+fn add_listener(client: *mut realtime_client, kind: EventKind, callback: Option<Callback>) -> u64 {
+    boundary(0, || {
+        let entry = lookup(client)?;
+        let callback = callback.ok_or_else(|| Error::InvalidArgument("callback is NULL".to_owned()))?;
+        Ok(entry.dispatcher.add_listener(kind, callback))
+    })
+}
+
+/// Listens for connections: `cb(user_data)` runs each time the namespace is joined (first connect and
+/// every reconnect). Returns a listener id (> 0) for realtime_off(), or 0 for a NULL/freed client or
+/// a NULL `cb`. `user_data` is passed back untouched. Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_on_connect(
+    client: *mut realtime_client,
+    cb: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
+    user_data: *mut c_void,
+) -> u64 {
+    let user_data = UserData(user_data);
+    add_listener(
+        client,
+        EventKind::Connect,
+        cb.map(|cb| -> Callback {
+            Arc::new(move |_: &Event| {
+                let user_data = user_data;
+                // SAFETY: the application registered `cb` with this `user_data`.
+                unsafe { cb(user_data.0) }
+            })
+        }),
+    )
+}
+
+/// Listens for disconnections: `cb(user_data, reason)`, with socket.io-client's reason strings:
+/// "io server disconnect", "io client disconnect", "ping timeout", "transport close",
+/// "transport error", "parse error". `reason` is borrowed for the call. Inside the callback
+/// realtime_is_connected() is already false and realtime_socket_id() returns 0.
+/// Returns a listener id (> 0), or 0 on bad input. Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_on_disconnect(
+    client: *mut realtime_client,
+    cb: Option<unsafe extern "C" fn(user_data: *mut c_void, reason: *const c_char)>,
+    user_data: *mut c_void,
+) -> u64 {
+    let user_data = UserData(user_data);
+    add_listener(
+        client,
+        EventKind::Disconnect,
+        cb.map(|cb| -> Callback {
+            Arc::new(move |event: &Event| {
+                let user_data = user_data;
+                if let Event::Disconnect { reason } = event {
+                    let reason = to_cstring(reason);
+                    // SAFETY: as in realtime_on_connect; `reason` outlives the call.
+                    unsafe { cb(user_data.0, reason.as_ptr()) }
+                }
+            })
+        }),
+    )
+}
+
+/// Listens for connection errors: `cb(user_data, message, data_json)` when a connection attempt fails
+/// (transport error, TLS failure, timeout, HTTP refusal) or the server refuses the namespace (a
+/// middleware error: `message` is the error's message and `data_json` the JSON text of its `data`,
+/// or "null"). After a refusal by the server no retry is made until realtime_open(). Both strings are
+/// borrowed for the call. Returns a listener id (> 0), or 0 on bad input. Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_on_error(
+    client: *mut realtime_client,
+    cb: Option<unsafe extern "C" fn(user_data: *mut c_void, message: *const c_char, data_json: *const c_char)>,
+    user_data: *mut c_void,
+) -> u64 {
+    let user_data = UserData(user_data);
+    add_listener(
+        client,
+        EventKind::Error,
+        cb.map(|cb| -> Callback {
+            Arc::new(move |event: &Event| {
+                let user_data = user_data;
+                if let Event::Error { message, data } = event {
+                    let message = to_cstring(message);
+                    let data = to_cstring(&data.to_string());
+                    // SAFETY: as in realtime_on_connect; both strings outlive the call.
+                    unsafe { cb(user_data.0, message.as_ptr(), data.as_ptr()) }
+                }
+            })
+        }),
+    )
+}
+
+/// Listens for reconnection attempts: `cb(user_data, attempt)` just before each attempt, numbered
+/// from 1 (the count restarts after a successful reconnection). Returns a listener id (> 0), or 0 on
+/// bad input. Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_on_reconnect_attempt(
+    client: *mut realtime_client,
+    cb: Option<unsafe extern "C" fn(user_data: *mut c_void, attempt: u32)>,
+    user_data: *mut c_void,
+) -> u64 {
+    let user_data = UserData(user_data);
+    add_listener(
+        client,
+        EventKind::ReconnectAttempt,
+        cb.map(|cb| -> Callback {
+            Arc::new(move |event: &Event| {
+                let user_data = user_data;
+                if let Event::ReconnectAttempt(attempt) = event {
+                    // SAFETY: as in realtime_on_connect.
+                    unsafe { cb(user_data.0, *attempt) }
+                }
+            })
+        }),
+    )
+}
+
+/// Listens for successful reconnections: `cb(user_data, attempts)` when the transport is open again,
+/// before on_connect, with the number of attempts it took. Returns a listener id (> 0), or 0 on bad
+/// input. Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_on_reconnect(
+    client: *mut realtime_client,
+    cb: Option<unsafe extern "C" fn(user_data: *mut c_void, attempts: u32)>,
+    user_data: *mut c_void,
+) -> u64 {
+    let user_data = UserData(user_data);
+    add_listener(
+        client,
+        EventKind::Reconnect,
+        cb.map(|cb| -> Callback {
+            Arc::new(move |event: &Event| {
+                let user_data = user_data;
+                if let Event::Reconnect(attempts) = event {
+                    // SAFETY: as in realtime_on_connect.
+                    unsafe { cb(user_data.0, *attempts) }
+                }
+            })
+        }),
+    )
+}
+
+/// Listens for the end of reconnection: `cb(user_data)` once `reconnectionAttempts` attempts have
+/// failed; nothing more is tried until realtime_open(). Returns a listener id (> 0), or 0 on bad
+/// input. Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_on_reconnect_failed(
+    client: *mut realtime_client,
+    cb: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
+    user_data: *mut c_void,
+) -> u64 {
+    let user_data = UserData(user_data);
+    add_listener(
+        client,
+        EventKind::ReconnectFailed,
+        cb.map(|cb| -> Callback {
+            Arc::new(move |_: &Event| {
+                let user_data = user_data;
+                // SAFETY: as in realtime_on_connect.
+                unsafe { cb(user_data.0) }
+            })
+        }),
+    )
+}
+
+/// Removes the listener `listener_id`. Called outside a callback, returns only when that listener is
+/// not running, and it never runs afterwards. Returns REALTIME_STATUS_UNKNOWN_LISTENER when no
+/// listener of this client has that id, or an error status for a NULL/freed client. Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_off(client: *mut realtime_client, listener_id: u64) -> realtime_status {
+    boundary_status(|| {
+        let entry = lookup(client)?;
+        if entry.dispatcher.remove_listener(listener_id) {
+            Ok(())
+        } else {
+            Err(Error::UnknownListener(listener_id))
+        }
+    })
+}

@@ -1,0 +1,106 @@
+//! The WebSocket transport: TCP (plus TLS through rustls) and the WebSocket handshake through
+//! tokio-tungstenite. Knows nothing of Socket.IO.
+
+mod tls;
+
+pub use tls::TlsConfig;
+
+use std::fmt;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::WebSocketStream;
+use url::Url;
+
+pub use tokio_tungstenite::tungstenite::Message;
+
+/// A byte stream the WebSocket runs over: plain TCP or TLS.
+pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteStream for T {}
+
+pub type WebSocket = WebSocketStream<Box<dyn ByteStream>>;
+
+/// Largest WebSocket message the client accepts from a server; larger ones close the transport.
+pub const MAX_INCOMING_MESSAGE: usize = 64 << 20;
+
+/// Why the transport could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// DNS, TCP connect, or a socket error.
+    Io(String),
+    /// The TLS handshake failed (an untrusted or invalid certificate among others).
+    Tls(String),
+    /// The server answered the upgrade with an HTTP error.
+    Http { status: u16, body: String },
+    /// The WebSocket handshake failed otherwise.
+    WebSocket(String),
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportError::Io(m) => write!(f, "{m}"),
+            TransportError::Tls(m) => write!(f, "TLS handshake failed: {m}"),
+            TransportError::Http { status, body } if body.is_empty() => {
+                write!(f, "the server refused the WebSocket upgrade with HTTP {status}")
+            }
+            TransportError::Http { status, body } => {
+                write!(f, "the server refused the WebSocket upgrade with HTTP {status}: {body}")
+            }
+            TransportError::WebSocket(m) => write!(f, "WebSocket handshake failed: {m}"),
+        }
+    }
+}
+
+/// Opens a WebSocket to `url` (`ws://` or `wss://`) with extra request headers.
+pub async fn connect(
+    url: &Url,
+    headers: &[(String, String)],
+    tls: Option<&TlsConfig>,
+) -> Result<WebSocket, TransportError> {
+    let host = url.host_str().ok_or_else(|| TransportError::Io("URL has no host".to_owned()))?;
+    let port = url.port_or_known_default().unwrap_or(if tls.is_some() { 443 } else { 80 });
+    // `host_str` keeps IPv6 brackets; the resolver wants them off.
+    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+    let tcp = TcpStream::connect((bare_host, port))
+        .await
+        .map_err(|e| TransportError::Io(format!("cannot connect to {host}:{port}: {e}")))?;
+    tcp.set_nodelay(true).ok();
+    let stream: Box<dyn ByteStream> = match tls {
+        Some(tls) => Box::new(tls.handshake(bare_host, tcp).await?),
+        None => Box::new(tcp),
+    };
+
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| TransportError::WebSocket(e.to_string()))?;
+    for (name, value) in headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| TransportError::WebSocket(format!("header {name:?}: {e}")))?;
+        let value =
+            HeaderValue::from_str(value).map_err(|e| TransportError::WebSocket(format!("header value: {e}")))?;
+        request.headers_mut().insert(name, value);
+    }
+    let config = WebSocketConfig::default().max_message_size(Some(MAX_INCOMING_MESSAGE));
+    match tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await {
+        Ok((ws, _response)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let status = response.status().as_u16();
+            let body = response
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).trim().chars().take(512).collect())
+                .unwrap_or_default();
+            Err(TransportError::Http { status, body })
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Io(e)) => Err(TransportError::Io(e.to_string())),
+        Err(e) => Err(TransportError::WebSocket(e.to_string())),
+    }
+}
+
+/// How long to wait for a clean WebSocket close before dropping the connection.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
