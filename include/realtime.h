@@ -55,6 +55,26 @@ typedef enum {
    */
   REALTIME_STATUS_UNKNOWN_LISTENER = 6,
   /**
+   * The event name is reserved by the protocol (connect, disconnect, ...).
+   */
+  REALTIME_STATUS_RESERVED_EVENT = 7,
+  /**
+   * The offline send buffer is full (see the maxBufferedEmits option).
+   */
+  REALTIME_STATUS_BUFFER_FULL = 8,
+  /**
+   * A frame would exceed the server's maxPayload.
+   */
+  REALTIME_STATUS_PAYLOAD_TOO_LARGE = 9,
+  /**
+   * No pending server ack request has that id (answered already, or its connection is gone).
+   */
+  REALTIME_STATUS_UNKNOWN_ACK = 10,
+  /**
+   * The namespace is already open on this connection.
+   */
+  REALTIME_STATUS_NAMESPACE_IN_USE = 11,
+  /**
    * A bug in the library (reported instead of crashing).
    */
   REALTIME_STATUS_INTERNAL = 100,
@@ -65,6 +85,55 @@ typedef enum {
  * Opaque; create with realtime_new(), release with realtime_free().
  */
 typedef struct realtime_client realtime_client;
+
+/**
+ * The members of a channel: on success `error` is NULL and `members_json` is the server's answer
+ * (a JSON array of `{"id":…, "data":…}`); on failure `error` says why and `members_json` is NULL.
+ */
+typedef void (*realtime_members_fn)(void *user_data, const char *error, const char *members_json);
+
+/**
+ * A channel event: `channel` (NULL for a broadcast message), `member_id` (the socket id of the member
+ * who joined, left, updated or sent; NULL if the server did not say) and `data_json` (the profile or
+ * the message, as JSON text). Borrowed for the call.
+ */
+typedef void (*realtime_channel_fn)(void *user_data,
+                                    const char *channel,
+                                    const char *member_id,
+                                    const char *data_json);
+
+/**
+ * A view of binary data: `len` bytes at `data`. Buffers handed to a callback are borrowed for the
+ * call; buffers passed in are copied before the call returns.
+ */
+typedef struct {
+  const uint8_t *data;
+  size_t len;
+} realtime_buffer;
+
+/**
+ * A server event: `event` is its name; `args_json` the JSON array of its arguments, where each binary
+ * argument is `{"_placeholder":true,"num":i}` and its bytes are `buffers[i]` (`buffer_count` of
+ * them); `ack_id` is non-zero when the server asked for an ack: answer it with realtime_ack().
+ * Every pointer is borrowed for the duration of the call.
+ */
+typedef void (*realtime_event_fn)(void *user_data,
+                                  const char *event,
+                                  const char *args_json,
+                                  const realtime_buffer *buffers,
+                                  size_t buffer_count,
+                                  uint64_t ack_id);
+
+/**
+ * The outcome of an emit with ack: on success `error` is NULL and `args_json` (a JSON array),
+ * `buffers` and `buffer_count` are the server's answer; on failure `error` is "operation has timed
+ * out" or "socket has been disconnected" and `args_json` is NULL. Borrowed for the call.
+ */
+typedef void (*realtime_ack_fn)(void *user_data,
+                                const char *error,
+                                const char *args_json,
+                                const realtime_buffer *buffers,
+                                size_t buffer_count);
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,6 +151,83 @@ const char *realtime_last_error(void);
  * The library version, e.g. `"0.1.0"`. Static storage; never NULL.
  */
 const char *realtime_version(void);
+
+/**
+ * Sends `message_json` (any JSON value) as `event_name` to every connected client.
+ * Buffered while offline unless the bufferMessages option is false. Thread: any.
+ */
+realtime_status realtime_broadcast(realtime_client *client,
+                                   const char *event_name,
+                                   const char *message_json);
+
+/**
+ * Sends `message_json` (any JSON value) as `event_name` to the members of `channel` (NULL: to every
+ * client, like realtime_broadcast()). Receivers get it through realtime_on_message(). Buffered while
+ * offline unless the bufferMessages option is false. Strings are borrowed for the call. Thread: any.
+ */
+realtime_status realtime_send(realtime_client *client,
+                              const char *channel,
+                              const char *event_name,
+                              const char *message_json);
+
+/**
+ * Joins `channel`. With the autoJoinChannels option (the default) the membership is remembered and
+ * sent again after every reconnect (not buffered while offline: the reconnect sends it).
+ * Thread: any.
+ */
+realtime_status realtime_join(realtime_client *client, const char *channel);
+
+/**
+ * Leaves `channel`. Thread: any.
+ */
+realtime_status realtime_leave(realtime_client *client, const char *channel);
+
+/**
+ * Sets this member's profile to `data_json` (any JSON value); other members of its channels get
+ * channel_update. With autoJoinChannels the last profile is sent again after every reconnect.
+ * Thread: any.
+ */
+realtime_status realtime_update_profile(realtime_client *client, const char *data_json);
+
+/**
+ * Asks for the members of `channel`; `cb` runs once with the answer or an error (the ackTimeout
+ * option applies). NULL `cb` is bad input. Thread: any.
+ */
+realtime_status realtime_get_members(realtime_client *client,
+                                     const char *channel,
+                                     realtime_members_fn cb,
+                                     void *user_data);
+
+/**
+ * Listens for members joining any of this client's channels (`channel:join`).
+ * Returns a listener id (> 0), or 0 on bad input. Thread: any.
+ */
+uint64_t realtime_on_channel_join(realtime_client *client, realtime_channel_fn cb, void *user_data);
+
+/**
+ * Listens for members leaving (`channel:leave`). Returns a listener id (> 0), or 0 on bad input.
+ */
+uint64_t realtime_on_channel_leave(realtime_client *client,
+                                   realtime_channel_fn cb,
+                                   void *user_data);
+
+/**
+ * Listens for profile updates of members (`channel:update`). Returns a listener id (> 0), or 0 on
+ * bad input.
+ */
+uint64_t realtime_on_channel_update(realtime_client *client,
+                                    realtime_channel_fn cb,
+                                    void *user_data);
+
+/**
+ * Listens for channel messages and broadcasts sent as `event_name` (realtime_send(),
+ * realtime_broadcast()): `cb` gets the channel (NULL for a broadcast), the sender's socket id and the
+ * message. Returns a listener id (> 0), or 0 on bad input. Thread: any.
+ */
+uint64_t realtime_on_message(realtime_client *client,
+                             const char *event_name,
+                             realtime_channel_fn cb,
+                             void *user_data);
 
 /**
  * Creates a client for `url` and, unless `"autoConnect": false`, starts connecting at once.
@@ -211,6 +357,121 @@ uint64_t realtime_on_reconnect_failed(realtime_client *client,
  * listener of this client has that id, or an error status for a NULL/freed client. Thread: any.
  */
 realtime_status realtime_off(realtime_client *client, uint64_t listener_id);
+
+/**
+ * Listens for server events named `event`: `cb` runs for each (see realtime_event_fn).
+ * Returns a listener id (> 0) for realtime_off(), or 0 for a NULL/freed client, a NULL `event` or
+ * a NULL `cb`. Thread: any.
+ */
+uint64_t realtime_on(realtime_client *client,
+                     const char *event,
+                     realtime_event_fn cb,
+                     void *user_data);
+
+/**
+ * Like realtime_on(), but the listener is removed before its first call: it runs at most once.
+ */
+uint64_t realtime_once(realtime_client *client,
+                       const char *event,
+                       realtime_event_fn cb,
+                       void *user_data);
+
+/**
+ * Listens for every server event, whatever its name (socket.io-client's onAny); catch-all listeners
+ * run before the named ones. Returns a listener id (> 0), or 0 on bad input. Thread: any.
+ */
+uint64_t realtime_on_any(realtime_client *client, realtime_event_fn cb, void *user_data);
+
+/**
+ * Removes every catch-all listener (realtime_off() removes one). Thread: any.
+ */
+realtime_status realtime_off_any(realtime_client *client);
+
+/**
+ * Emits `event` with the arguments in `args_json` (a JSON array text, or NULL for none).
+ *
+ * Connected: sent at once. Otherwise buffered (up to the maxBufferedEmits option) and sent in order
+ * right after the next connect. Fails with REALTIME_STATUS_RESERVED_EVENT for a reserved name,
+ * REALTIME_STATUS_BUFFER_FULL when the buffer is full, REALTIME_STATUS_PAYLOAD_TOO_LARGE when the
+ * frame exceeds the server's maxPayload, REALTIME_STATUS_INVALID_ARGUMENT for bad JSON.
+ * Both strings are borrowed for the call. Thread: any.
+ */
+realtime_status realtime_emit(realtime_client *client, const char *event, const char *args_json);
+
+/**
+ * Like realtime_emit(), but dropped (with REALTIME_STATUS_OK) when not connected, never buffered.
+ */
+realtime_status realtime_emit_volatile(realtime_client *client,
+                                       const char *event,
+                                       const char *args_json);
+
+/**
+ * Like realtime_emit(), asking the server for an ack: `cb` runs exactly once, with the server's
+ * answer, or with an error after `timeout_ms` (0: the ackTimeout option; without it, no timeout) or
+ * when the connection drops after the packet was sent ("socket has been disconnected"; packets still
+ * in the offline buffer keep their ack). NULL `cb` is bad input. Thread: any.
+ */
+realtime_status realtime_emit_with_ack(realtime_client *client,
+                                       const char *event,
+                                       const char *args_json,
+                                       uint32_t timeout_ms,
+                                       realtime_ack_fn cb,
+                                       void *user_data);
+
+/**
+ * Emits with binary arguments, sent as binary frames (no base64): `args_json` refers to
+ * `buffers[i]` with `{"_placeholder":true,"num":i}` at any position or depth, e.g.
+ * `["photo", {"name": "a.png", "bytes": {"_placeholder":true,"num":0}}]`. At most 10 buffers; each
+ * is copied before the call returns. `cb` may be NULL (no ack); otherwise it works as in
+ * realtime_emit_with_ack(). Thread: any.
+ */
+realtime_status realtime_emit_binary(realtime_client *client,
+                                     const char *event,
+                                     const char *args_json,
+                                     const realtime_buffer *buffers,
+                                     size_t buffer_count,
+                                     uint32_t timeout_ms,
+                                     realtime_ack_fn cb,
+                                     void *user_data);
+
+/**
+ * Answers the server's ack request `ack_id` (from a realtime_event_fn) with the arguments in
+ * `args_json` (a JSON array text, or NULL for none). Exactly once: a second answer, or an answer
+ * after the connection that asked is gone, fails with REALTIME_STATUS_UNKNOWN_ACK. Not answering is
+ * allowed. May be called from inside the event callback or later, from any thread.
+ */
+realtime_status realtime_ack(realtime_client *client, uint64_t ack_id, const char *args_json);
+
+/**
+ * realtime_ack() with binary arguments, as in realtime_emit_binary().
+ */
+realtime_status realtime_ack_binary(realtime_client *client,
+                                    uint64_t ack_id,
+                                    const char *args_json,
+                                    const realtime_buffer *buffers,
+                                    size_t buffer_count);
+
+/**
+ * Opens namespace `nsp` (e.g. "/admin") on the same connection as `client`: one WebSocket, one
+ * heartbeat and one reconnection schedule for both, but its own socket id, listeners, acks and
+ * lifecycle events (socket.io-client's `manager.socket(nsp)`). `options_json` may hold socket options
+ * only (auth, autoConnect, ackTimeout, retries, maxBufferedEmits, echoMessages, bufferMessages,
+ * autoJoinChannels); connection options are the first client's. The new client is independent: free
+ * each with realtime_free(); the connection lives while any of them does. Closing one leaves the others
+ * connected. Returns NULL on bad input (REALTIME_STATUS_NAMESPACE_IN_USE when `nsp` is open on this
+ * connection already). Thread: any.
+ */
+realtime_client *realtime_new_namespace(realtime_client *client,
+                                        const char *nsp,
+                                        const char *options_json);
+
+/**
+ * Whether the current connection recovered the previous session (the server's connection state
+ * recovery): true when the server replayed the events missed while disconnected and kept the
+ * socket id and rooms. false when not connected, on a first connection, or for a NULL/freed client.
+ * Thread: any.
+ */
+bool realtime_is_recovered(const realtime_client *client);
 
 /**
  * A short, static, English description of `status` (e.g. "ok", "invalid argument"); "unknown status"

@@ -21,6 +21,21 @@ pub enum Error {
     /// No listener has that id (never registered, or removed already).
     #[error("no listener with id {0}")]
     UnknownListener(u64),
+    /// The event name is one the protocol reserves.
+    #[error("\"{0}\" is a reserved event name (connect, connect_error, disconnect, disconnecting, newListener and removeListener are)")]
+    ReservedEvent(String),
+    /// The offline send buffer holds `maxBufferedEmits` emits already.
+    #[error("the send buffer is full ({0} emits wait for the connection; see the maxBufferedEmits option)")]
+    BufferFull(usize),
+    /// A frame would exceed the server's `maxPayload`, which would make the server drop the connection.
+    #[error("payload too large: {size} bytes in one frame, the server accepts at most {max}")]
+    PayloadTooLarge { size: usize, max: u64 },
+    /// No ack request has that id: answered already, or the connection that asked is gone.
+    #[error("no pending ack request with id {0} (answered already, or its connection is gone)")]
+    UnknownAck(u64),
+    /// The namespace is already open on this connection.
+    #[error("namespace {0:?} is already open on this connection")]
+    NamespaceInUse(String),
     /// A bug in the library, reported instead of crossing the C boundary as a panic.
     #[error("internal error: {0}")]
     Internal(String),

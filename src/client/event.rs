@@ -2,8 +2,31 @@
 
 use serde_json::Value;
 
-/// One lifecycle event of a socket, in the order it happened.
+/// An event the server emitted to this socket.
 #[derive(Debug, Clone, PartialEq)]
+pub struct IncomingEvent {
+    pub name: String,
+    /// The arguments after the name; binary arguments are `{"_placeholder":true,"num":i}` objects
+    /// referring to `attachments[i]`.
+    pub args: Vec<Value>,
+    pub attachments: Vec<Vec<u8>>,
+    /// The handle to answer the server's ack request with (`Socket::answer_ack`), if it asked for one.
+    pub ack: Option<u64>,
+}
+
+/// The result of an emit that asked for an ack.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AckOutcome {
+    /// The server's answer (placeholders and attachments as in [`IncomingEvent`]).
+    Answered { args: Vec<Value>, attachments: Vec<Vec<u8>> },
+    /// "operation has timed out" or "socket has been disconnected".
+    Failed(String),
+}
+
+/// Runs once with the ack's outcome, on the socket's event queue.
+pub type AckCallback = Box<dyn FnOnce(&AckOutcome) + Send>;
+
+/// One event of a socket, in the order it happened.
 pub enum Event {
     /// The namespace CONNECT was accepted; `is_connected` is true and the id is set.
     Connect,
@@ -17,6 +40,25 @@ pub enum Event {
     Reconnect(u32),
     /// `reconnectionAttempts` attempts failed; no more are made until the socket is opened again.
     ReconnectFailed,
+    /// The server emitted an event.
+    Message(IncomingEvent),
+    /// An emit's ack arrived, timed out, or was failed by a disconnection.
+    AckResult { callback: AckCallback, outcome: AckOutcome },
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Connect => write!(f, "Connect"),
+            Event::Disconnect { reason } => write!(f, "Disconnect({reason})"),
+            Event::Error { message, data } => write!(f, "Error({message}, {data})"),
+            Event::ReconnectAttempt(n) => write!(f, "ReconnectAttempt({n})"),
+            Event::Reconnect(n) => write!(f, "Reconnect({n})"),
+            Event::ReconnectFailed => write!(f, "ReconnectFailed"),
+            Event::Message(event) => write!(f, "Message({event:?})"),
+            Event::AckResult { outcome, .. } => write!(f, "AckResult({outcome:?})"),
+        }
+    }
 }
 
 /// Receives a socket's events; the dispatcher implements it. `deliver` must not block on user code.

@@ -7,9 +7,10 @@
 
 use super::engine::{EngineConnection, EngineEvent, EngineTarget, OpenFailure};
 use super::event::Event;
+use super::namespace::{ChannelCommand, EmitCommand, SocketConfig, SocketSlot};
 use super::socket::SocketShared;
 use crate::protocol::{Packet, PacketType, ReconnectBackoff};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -30,31 +31,13 @@ pub struct ReconnectPolicy {
 
 /// What sockets ask of the manager task. Generations let the task drop work a later call superseded.
 pub enum Command {
-    Attach { key: u64, nsp: String, auth: Option<Map<String, Value>>, shared: Arc<SocketShared> },
+    Attach { key: u64, config: SocketConfig, shared: Arc<SocketShared> },
     Open { key: u64, generation: u64 },
     Close { key: u64, generation: u64 },
     Detach { key: u64 },
-}
-
-/// The manager's view of one socket.
-struct SocketSlot {
-    nsp: String,
-    auth: Option<Map<String, Value>>,
-    shared: Arc<SocketShared>,
-    /// The generation of the last open/close the task applied; events are published under it.
-    generation: u64,
-    /// The application wants this socket connected.
-    active: bool,
-    /// A CONNECT was sent on the current connection and no reply came yet.
-    connect_sent: bool,
-    /// The server accepted the CONNECT on the current connection.
-    connected: bool,
-}
-
-impl SocketSlot {
-    fn publish(&self, update: impl FnOnce(&mut super::socket::SocketState) -> Option<Event>) {
-        self.shared.publish(self.generation, update);
-    }
+    Emit { key: u64, emit: EmitCommand },
+    AnswerAck { key: u64, server_id: u64, epoch: u64, args: Vec<Value>, attachments: Vec<Vec<u8>> },
+    Channel { key: u64, command: ChannelCommand },
 }
 
 type OpenFuture = Pin<Box<dyn Future<Output = Result<EngineConnection, OpenFailure>> + Send>>;
@@ -72,6 +55,7 @@ enum Step {
     Opened(Result<EngineConnection, OpenFailure>),
     Engine(EngineEvent),
     RetryNow,
+    AckTimers,
 }
 
 pub struct ManagerTask {
@@ -83,6 +67,14 @@ pub struct ManagerTask {
     backoff: ReconnectBackoff,
     reconnecting: bool,
     skip_reconnect: bool,
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl ManagerTask {
@@ -106,20 +98,27 @@ impl ManagerTask {
 
     pub async fn run(mut self) {
         loop {
+            let ack_deadline = self.slots.values().filter_map(SocketSlot::next_deadline).min();
             let commands = &mut self.commands;
             let step = match &mut self.phase {
-                Phase::Idle => commands.recv().await.map_or(Step::Shutdown, Step::Command),
+                Phase::Idle => tokio::select! {
+                    command = commands.recv() => command.map_or(Step::Shutdown, Step::Command),
+                    _ = sleep_until_opt(ack_deadline) => Step::AckTimers,
+                },
                 Phase::Connecting(attempt) => tokio::select! {
                     command = commands.recv() => command.map_or(Step::Shutdown, Step::Command),
                     result = attempt => Step::Opened(result),
+                    _ = sleep_until_opt(ack_deadline) => Step::AckTimers,
                 },
                 Phase::Open(connection) => tokio::select! {
                     command = commands.recv() => command.map_or(Step::Shutdown, Step::Command),
                     event = connection.next_event() => Step::Engine(event),
+                    _ = sleep_until_opt(ack_deadline) => Step::AckTimers,
                 },
                 Phase::Waiting(deadline) => tokio::select! {
                     command = commands.recv() => command.map_or(Step::Shutdown, Step::Command),
                     _ = tokio::time::sleep_until(*deadline) => Step::RetryNow,
+                    _ = sleep_until_opt(ack_deadline) => Step::AckTimers,
                 },
             };
             match step {
@@ -134,30 +133,21 @@ impl ManagerTask {
                 Step::Engine(EngineEvent::Packet(packet)) => self.on_packet(packet),
                 Step::Engine(EngineEvent::Closed(reason)) => self.on_close(reason),
                 Step::RetryNow => self.on_retry(),
+                Step::AckTimers => {
+                    let now = Instant::now();
+                    let connection = connection_of(&self.phase);
+                    for slot in self.slots.values_mut() {
+                        slot.expire_acks(now, connection);
+                    }
+                }
             }
-        }
-    }
-
-    fn connection(&self) -> Option<&EngineConnection> {
-        match &self.phase {
-            Phase::Open(connection) => Some(connection),
-            _ => None,
         }
     }
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Attach { key, nsp, auth, shared } => {
-                let slot = SocketSlot {
-                    nsp,
-                    auth,
-                    shared,
-                    generation: 0,
-                    active: false,
-                    connect_sent: false,
-                    connected: false,
-                };
-                self.slots.insert(key, slot);
+            Command::Attach { key, config, shared } => {
+                self.slots.insert(key, SocketSlot::new(config, shared));
             }
             Command::Open { key, generation } => {
                 let Some(slot) = self.slots.get_mut(&key) else { return };
@@ -181,19 +171,37 @@ impl ManagerTask {
                 self.slots.remove(&key);
                 self.close_engine_if_unused();
             }
+            Command::Emit { key, emit } => {
+                let connection = connection_of(&self.phase);
+                if let Some(slot) = self.slots.get_mut(&key) {
+                    slot.emit(emit, connection);
+                }
+            }
+            Command::AnswerAck { key, server_id, epoch, args, attachments } => {
+                let connection = connection_of(&self.phase);
+                if let Some(slot) = self.slots.get_mut(&key) {
+                    slot.answer_ack(server_id, epoch, args, attachments, connection);
+                }
+            }
+            Command::Channel { key, command } => {
+                let connection = connection_of(&self.phase);
+                if let Some(slot) = self.slots.get_mut(&key) {
+                    slot.channel(command, connection);
+                }
+            }
         }
     }
 
     /// The application closed the socket: leave the namespace if the server had accepted it.
     fn deactivate(&mut self, key: u64) {
+        let connection = connection_of(&self.phase);
         let Some(slot) = self.slots.get_mut(&key) else { return };
         slot.active = false;
         if slot.connected {
-            slot.connected = false;
-            let packet = Packet::disconnect(&slot.nsp);
-            if let Phase::Open(connection) = &self.phase {
-                connection.send_packet(&packet);
+            if let Some(connection) = connection {
+                connection.send_packet(&Packet::disconnect(&slot.config.nsp));
             }
+            slot.on_disconnected();
         }
     }
 
@@ -210,8 +218,9 @@ impl ManagerTask {
         self.reconnecting = false;
         self.backoff.reset();
         for slot in self.slots.values_mut() {
-            slot.connect_sent = false;
-            slot.connected = false;
+            if slot.connected || slot.connect_sent {
+                slot.on_disconnected();
+            }
         }
         // Dropping the connection lets its writer flush what is queued (a DISCONNECT) and close.
         self.phase = Phase::Idle;
@@ -223,9 +232,9 @@ impl ManagerTask {
         self.phase = Phase::Connecting(Box::pin(async move { EngineConnection::open(&target).await }));
     }
 
-    fn publish_to_active(&self, event: Event) {
+    fn publish_to_active(&self, event: impl Fn() -> Event) {
         for slot in self.slots.values().filter(|slot| slot.active) {
-            slot.publish(|_| Some(event.clone()));
+            slot.publish(|_| Some(event()));
         }
     }
 
@@ -239,7 +248,7 @@ impl ManagerTask {
             let attempts = self.backoff.attempts();
             self.reconnecting = false;
             self.backoff.reset();
-            self.publish_to_active(Event::Reconnect(attempts));
+            self.publish_to_active(|| Event::Reconnect(attempts));
         }
     }
 
@@ -249,14 +258,13 @@ impl ManagerTask {
         if slot.connect_sent || slot.connected {
             return;
         }
-        let payload = slot.auth.clone().map(Value::Object);
-        connection.send_packet(&Packet::connect(&slot.nsp, payload));
+        connection.send_packet(&slot.connect_packet());
         slot.connect_sent = true;
     }
 
     fn on_open_failed(&mut self, failure: OpenFailure) {
         self.phase = Phase::Idle;
-        self.publish_to_active(Event::Error { message: failure.message, data: failure.data });
+        self.publish_to_active(|| Event::Error { message: failure.message.clone(), data: failure.data.clone() });
         self.reconnecting = false;
         self.schedule_reconnect();
     }
@@ -273,7 +281,7 @@ impl ManagerTask {
         if self.backoff.attempts() >= limit {
             self.backoff.reset();
             self.phase = Phase::Idle;
-            self.publish_to_active(Event::ReconnectFailed);
+            self.publish_to_active(|| Event::ReconnectFailed);
             return;
         }
         let delay = self.backoff.next_delay(rand::random::<f64>());
@@ -282,7 +290,8 @@ impl ManagerTask {
     }
 
     fn on_retry(&mut self) {
-        self.publish_to_active(Event::ReconnectAttempt(self.backoff.attempts()));
+        let attempt = self.backoff.attempts();
+        self.publish_to_active(|| Event::ReconnectAttempt(attempt));
         let target = Arc::clone(&self.target);
         self.phase = Phase::Connecting(Box::pin(async move { EngineConnection::open(&target).await }));
     }
@@ -290,8 +299,9 @@ impl ManagerTask {
     fn on_close(&mut self, reason: &'static str) {
         self.phase = Phase::Idle;
         for slot in self.slots.values_mut() {
-            slot.connect_sent = false;
-            if std::mem::take(&mut slot.connected) {
+            let was_connected = slot.connected;
+            slot.on_disconnected();
+            if was_connected {
                 slot.publish(|state| {
                     state.set_disconnected();
                     Some(Event::Disconnect { reason: reason.to_owned() })
@@ -303,10 +313,12 @@ impl ManagerTask {
     }
 
     fn on_packet(&mut self, packet: Packet) {
-        let Some(key) = self.slots.iter().find(|(_, slot)| slot.nsp == packet.nsp).map(|(key, _)| *key) else {
-            return;
+        let max_payload = match &self.phase {
+            Phase::Open(connection) => connection.handshake.max_payload,
+            _ => return,
         };
-        let Some(slot) = self.slots.get_mut(&key) else { return };
+        let connection = connection_of(&self.phase);
+        let Some(slot) = self.slots.values_mut().find(|slot| slot.config.nsp == packet.nsp) else { return };
         match packet.kind {
             PacketType::Connect => {
                 if !std::mem::take(&mut slot.connect_sent) {
@@ -314,36 +326,20 @@ impl ManagerTask {
                 }
                 if !slot.active {
                     // Closed while the CONNECT was in flight: leave again, now that the server knows us.
-                    let disconnect = Packet::disconnect(&slot.nsp);
-                    if let Some(connection) = self.connection() {
-                        connection.send_packet(&disconnect);
+                    if let Some(connection) = connection {
+                        connection.send_packet(&Packet::disconnect(&slot.config.nsp));
                     }
                     return;
                 }
-                let sid = packet.data.as_ref().and_then(|d| d.get("sid")).and_then(Value::as_str);
-                match sid {
-                    Some(sid) => {
-                        let sid = sid.to_owned();
-                        slot.connected = true;
-                        slot.publish(|state| {
-                            state.set_connected(sid);
-                            Some(Event::Connect)
-                        });
-                    }
-                    None => slot.publish(|_| {
-                        Some(Event::Error {
-                            message: "It seems you are trying to reach a Socket.IO server in v2.x with a v3.x \
-                                      client, but they are not compatible"
-                                .to_owned(),
-                            data: Value::Null,
-                        })
-                    }),
-                }
+                let data = match packet.data {
+                    Some(Value::Object(map)) => map,
+                    _ => serde_json::Map::new(),
+                };
+                slot.on_connect_reply(&data, connection, max_payload);
             }
             PacketType::ConnectError => {
-                slot.connect_sent = false;
-                slot.connected = false;
                 let was_active = std::mem::take(&mut slot.active);
+                slot.on_disconnected();
                 let (message, data) = connect_error_parts(packet.data);
                 if was_active {
                     slot.publish(|_| Some(Event::Error { message, data }));
@@ -351,9 +347,10 @@ impl ManagerTask {
                 self.close_engine_if_unused();
             }
             PacketType::Disconnect => {
-                slot.connect_sent = false;
                 slot.active = false;
-                if std::mem::take(&mut slot.connected) {
+                let was_connected = slot.connected;
+                slot.on_disconnected();
+                if was_connected {
                     slot.publish(|state| {
                         state.set_disconnected();
                         Some(Event::Disconnect { reason: "io server disconnect".to_owned() })
@@ -361,8 +358,16 @@ impl ManagerTask {
                 }
                 self.close_engine_if_unused();
             }
-            PacketType::Event | PacketType::BinaryEvent | PacketType::Ack | PacketType::BinaryAck => {}
+            PacketType::Event | PacketType::BinaryEvent => slot.on_event(packet),
+            PacketType::Ack | PacketType::BinaryAck => slot.on_ack(packet, connection),
         }
+    }
+}
+
+fn connection_of(phase: &Phase) -> Option<&EngineConnection> {
+    match phase {
+        Phase::Open(connection) => Some(connection),
+        _ => None,
     }
 }
 

@@ -1,32 +1,44 @@
 //! The client: sockets (one per namespace) over a manager task that owns the connection.
-//! Calls here never block on the network: they update shared state and send the task a command.
+//! Calls here never block on the network: they check and update shared state synchronously (so
+//! errors are immediate) and send the task a command.
 
+pub mod channels;
 mod clock;
 mod engine;
 mod event;
 mod manager;
+mod namespace;
 pub mod options;
 pub mod runtime;
 mod socket;
 
-pub use event::{Event, EventSink};
+pub use event::{AckCallback, AckOutcome, Event, EventSink, IncomingEvent};
+pub use namespace::{ACK_DISCONNECTED, ACK_TIMED_OUT};
 pub use options::{ClientOptions, Endpoint};
 
 use crate::error::{Error, Result};
+use crate::protocol::socketio::{is_reserved_event, validate_placeholders, MAX_ATTACHMENTS};
+use crate::protocol::{EnginePacket, Packet};
 use crate::transport::TlsConfig;
 use engine::EngineTarget;
 use futures_util::FutureExt;
 use manager::{Command, ManagerTask, ReconnectPolicy};
-use socket::SocketShared;
+use namespace::{ChannelCommand, EmitCommand, SocketConfig};
+use serde_json::Value;
+use socket::{Admission, SocketLimits, SocketShared};
+use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// A handle on one manager task. The task ends when the last handle is dropped.
 struct ManagerHandle {
     commands: mpsc::UnboundedSender<Command>,
     next_key: AtomicU64,
+    /// Namespaces attached to this connection (one socket each).
+    namespaces: Mutex<HashSet<String>>,
 }
 
 impl ManagerHandle {
@@ -56,7 +68,7 @@ impl ManagerHandle {
                 eprintln!("realtime: internal error: the connection task panicked; the client is stopped");
             }
         });
-        Ok(Arc::new(Self { commands, next_key: AtomicU64::new(1) }))
+        Ok(Arc::new(Self { commands, next_key: AtomicU64::new(1), namespaces: Mutex::new(HashSet::new()) }))
     }
 
     fn send(&self, command: Command) -> Result<()> {
@@ -66,11 +78,27 @@ impl ManagerHandle {
     }
 }
 
+/// What to emit.
+pub struct EmitRequest {
+    pub name: String,
+    /// The arguments; binary ones as `{"_placeholder":true,"num":i}` referring to `attachments[i]`.
+    pub args: Vec<Value>,
+    pub attachments: Vec<Vec<u8>>,
+    /// Dropped instead of buffered while not connected.
+    pub volatile: bool,
+    pub ack: Option<AckCallback>,
+    /// The ack's timeout; `None` uses the `ackTimeout` option (and without it, waits indefinitely).
+    pub timeout: Option<Duration>,
+}
+
 /// One socket: a namespace on a manager's connection, with its own id, state and events.
 pub struct Socket {
     manager: Arc<ManagerHandle>,
     key: u64,
+    nsp: String,
     shared: Arc<SocketShared>,
+    auto_join_channels: bool,
+    buffer_messages: bool,
 }
 
 impl Socket {
@@ -80,28 +108,47 @@ impl Socket {
         let endpoint = Endpoint::parse(url)?;
         let options = ClientOptions::from_json(options_json)?;
         let manager = ManagerHandle::start(&endpoint, &options)?;
-        let socket = Self::attach(manager, &endpoint.namespace, &options, sink)?;
+        Self::attach(manager, &endpoint.namespace, &options, sink)
+    }
+
+    /// Opens namespace `nsp` on this socket's connection (socket.io-client's `manager.socket(nsp)`),
+    /// with socket options only (`auth`, `autoConnect`, `ackTimeout`, `retries`, …).
+    pub fn namespace(&self, nsp: &str, options_json: Option<&str>, sink: Arc<dyn EventSink>) -> Result<Self> {
+        if !nsp.starts_with('/') {
+            return Err(Error::InvalidArgument(format!("namespace {nsp:?} must start with '/'")));
+        }
+        let options = ClientOptions::socket_options_from_json(options_json)?;
+        Self::attach(Arc::clone(&self.manager), nsp, &options, sink)
+    }
+
+    fn attach(manager: Arc<ManagerHandle>, nsp: &str, options: &ClientOptions, sink: Arc<dyn EventSink>) -> Result<Self> {
+        if !manager.namespaces.lock().unwrap_or_else(|p| p.into_inner()).insert(nsp.to_owned()) {
+            return Err(Error::NamespaceInUse(nsp.to_owned()));
+        }
+        let key = manager.next_key.fetch_add(1, Ordering::Relaxed);
+        let limits = SocketLimits { max_buffered: options.max_buffered_emits, queued: options.retries.is_some() };
+        let shared = Arc::new(SocketShared::new(sink, limits));
+        let config = SocketConfig {
+            nsp: nsp.to_owned(),
+            auth: options.auth.clone(),
+            ack_timeout: options.ack_timeout,
+            retries: options.retries,
+            echo_messages: options.echo_messages,
+            auto_join_channels: options.auto_join_channels,
+        };
+        let socket = Self {
+            manager,
+            key,
+            nsp: nsp.to_owned(),
+            shared: Arc::clone(&shared),
+            auto_join_channels: options.auto_join_channels,
+            buffer_messages: options.buffer_messages,
+        };
+        socket.manager.send(Command::Attach { key, config, shared })?;
         if options.auto_connect {
             socket.open()?;
         }
         Ok(socket)
-    }
-
-    fn attach(
-        manager: Arc<ManagerHandle>,
-        nsp: &str,
-        options: &ClientOptions,
-        sink: Arc<dyn EventSink>,
-    ) -> Result<Self> {
-        let key = manager.next_key.fetch_add(1, Ordering::Relaxed);
-        let shared = Arc::new(SocketShared::new(sink));
-        manager.send(Command::Attach {
-            key,
-            nsp: nsp.to_owned(),
-            auth: options.auth.clone(),
-            shared: Arc::clone(&shared),
-        })?;
-        Ok(Self { manager, key, shared })
     }
 
     /// Connects (idempotent); re-enables reconnection after a close.
@@ -130,11 +177,128 @@ impl Socket {
     pub fn id(&self) -> Option<String> {
         self.shared.id()
     }
+
+    /// Whether the current connection recovered the previous session (connection state recovery).
+    pub fn is_recovered(&self) -> bool {
+        self.shared.is_recovered()
+    }
+
+    /// Emits an event: sent now when connected, buffered (bounded) otherwise, dropped if volatile.
+    pub fn emit(&self, request: EmitRequest) -> Result<()> {
+        if is_reserved_event(&request.name) {
+            return Err(Error::ReservedEvent(request.name));
+        }
+        let mut items = Vec::with_capacity(request.args.len() + 1);
+        items.push(Value::String(request.name.clone()));
+        items.extend(request.args.iter().cloned());
+        self.check_payload(items, &request.attachments, None)?;
+        let counted = match self.shared.admit_emit(request.volatile) {
+            Ok(Admission::Drop) => return Ok(()),
+            Ok(Admission::Send) => false,
+            Ok(Admission::Counted) => true,
+            Err(buffered) => return Err(Error::BufferFull(buffered)),
+        };
+        let emit = EmitCommand {
+            name: request.name,
+            args: request.args,
+            attachments: request.attachments,
+            volatile: request.volatile,
+            ack: request.ack,
+            timeout: request.timeout,
+            counted,
+        };
+        self.manager.send(Command::Emit { key: self.key, emit })
+    }
+
+    /// Answers the server's ack request `handle` (from [`IncomingEvent::ack`]) exactly once.
+    pub fn answer_ack(&self, handle: u64, args: Vec<Value>, attachments: Vec<Vec<u8>>) -> Result<()> {
+        self.check_payload(args.clone(), &attachments, Some(0))?;
+        let (server_id, epoch) = self.shared.take_server_ack(handle).ok_or(Error::UnknownAck(handle))?;
+        self.manager.send(Command::AnswerAck { key: self.key, server_id, epoch, args, attachments })
+    }
+
+    /// Checks what the server would refuse by dropping the connection: too many attachments, a
+    /// placeholder without its buffer, a frame over `maxPayload`.
+    fn check_payload(&self, items: Vec<Value>, attachments: &[Vec<u8>], ack_id: Option<u64>) -> Result<()> {
+        if attachments.len() > MAX_ATTACHMENTS {
+            return Err(Error::InvalidArgument(format!(
+                "{} binary attachments; the server accepts at most {MAX_ATTACHMENTS}",
+                attachments.len()
+            )));
+        }
+        let items = Value::Array(items);
+        validate_placeholders(&items, attachments.len()).map_err(|_| {
+            Error::InvalidArgument(
+                "a {\"_placeholder\":true,\"num\":i} argument refers to a buffer that was not given".to_owned(),
+            )
+        })?;
+        let max = self.shared.max_payload();
+        let Value::Array(items) = items else { unreachable!("built as an array") };
+        let packet = match ack_id {
+            Some(id) => Packet::ack(&self.nsp, id, items, attachments.to_vec()),
+            None => Packet::event(&self.nsp, items, attachments.to_vec(), Some(u64::from(u32::MAX))),
+        };
+        let text = EnginePacket::Message(packet.encode()).encode_text().unwrap_or_default();
+        let largest = attachments.iter().map(Vec::len).chain([text.len()]).max().unwrap_or(0);
+        if largest as u64 > max {
+            return Err(Error::PayloadTooLarge { size: largest, max });
+        }
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------------------------
+    // Agnost channels
+
+    fn emit_channel_event(&self, (name, args): (String, Vec<Value>), volatile: bool, ack: Option<AckCallback>) -> Result<()> {
+        self.emit(EmitRequest { name, args, attachments: Vec::new(), volatile, ack, timeout: None })
+    }
+
+    /// Sends `message` as `event_name` to every client (`channel` None) or to one channel.
+    pub fn send_message(&self, channel: Option<&str>, event_name: &str, message: Value) -> Result<()> {
+        if event_name.is_empty() {
+            return Err(Error::InvalidArgument("event_name is empty".to_owned()));
+        }
+        self.emit_channel_event(channels::message_packet(channel, event_name, message), !self.buffer_messages, None)
+    }
+
+    pub fn join(&self, channel: &str) -> Result<()> {
+        self.membership(ChannelCommand::Join(channel.to_owned()), channels::join_packet(channel))
+    }
+
+    pub fn leave(&self, channel: &str) -> Result<()> {
+        self.membership(ChannelCommand::Leave(channel.to_owned()), channels::leave_packet(channel))
+    }
+
+    pub fn update_profile(&self, data: Value) -> Result<()> {
+        let packet = channels::update_packet(&data);
+        self.membership(ChannelCommand::UpdateProfile(data), packet)
+    }
+
+    /// With `autoJoinChannels` the task keeps the membership and re-sends it on every connect;
+    /// without, these are plain emits.
+    fn membership(&self, command: ChannelCommand, packet: (String, Vec<Value>)) -> Result<()> {
+        if self.auto_join_channels {
+            self.check_payload(
+                std::iter::once(Value::String(packet.0.clone())).chain(packet.1.iter().cloned()).collect(),
+                &[],
+                None,
+            )?;
+            self.manager.send(Command::Channel { key: self.key, command })
+        } else {
+            self.emit_channel_event(packet, false, None)
+        }
+    }
+
+    /// Asks for a channel's members; the answer (an ack) goes to `callback`.
+    pub fn members(&self, channel: &str, callback: AckCallback) -> Result<()> {
+        self.emit_channel_event(channels::members_packet(channel), false, Some(callback))
+    }
 }
 
 impl Drop for Socket {
     fn drop(&mut self) {
         self.shared.next_generation(|_| None);
         let _ = self.manager.send(Command::Detach { key: self.key });
+        self.manager.namespaces.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.nsp);
     }
 }

@@ -25,6 +25,16 @@ pub struct ClientOptions {
     pub timeout: Duration,
     pub ack_timeout: Option<Duration>,
     pub ca_file: Option<PathBuf>,
+    /// `retries: N`: every emit waits for an ack and is sent again up to N times (needs `ackTimeout`).
+    pub retries: Option<u32>,
+    /// The most emits kept while not connected; one more fails with a buffer-full error.
+    pub max_buffered_emits: usize,
+    /// Agnost channels: whether the server echoes this client's own messages (sent in `auth`).
+    pub echo_messages: Option<bool>,
+    /// Agnost channels: false makes channel messages volatile (dropped while not connected).
+    pub buffer_messages: bool,
+    /// Agnost channels: re-join every joined channel and re-send the last profile after a reconnect.
+    pub auto_join_channels: bool,
 }
 
 impl Default for ClientOptions {
@@ -43,6 +53,11 @@ impl Default for ClientOptions {
             timeout: Duration::from_millis(20_000),
             ack_timeout: None,
             ca_file: None,
+            retries: None,
+            max_buffered_emits: DEFAULT_MAX_BUFFERED_EMITS,
+            echo_messages: None,
+            buffer_messages: true,
+            auto_join_channels: true,
         }
     }
 }
@@ -62,9 +77,44 @@ pub const OPTION_NAMES: &[&str] = &[
     "timeout",
     "ackTimeout",
     "caFile",
+    "retries",
+    "maxBufferedEmits",
+    "echoMessages",
+    "bufferMessages",
+    "autoJoinChannels",
 ];
 
+/// Options that belong to one socket (namespace); the rest configure the shared connection.
+pub const SOCKET_OPTION_NAMES: &[&str] = &[
+    "auth",
+    "autoConnect",
+    "ackTimeout",
+    "retries",
+    "maxBufferedEmits",
+    "echoMessages",
+    "bufferMessages",
+    "autoJoinChannels",
+];
+
+/// Default bound of the offline send buffer.
+pub const DEFAULT_MAX_BUFFERED_EMITS: usize = 1000;
+
 impl ClientOptions {
+    /// Parses the options of a namespace opened on an existing connection: socket options only.
+    pub fn socket_options_from_json(json: Option<&str>) -> Result<Self> {
+        let options = Self::from_json(json)?;
+        if let Some(json) = json.filter(|s| !s.trim().is_empty()) {
+            if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(json) {
+                if let Some(key) = map.keys().find(|k| !SOCKET_OPTION_NAMES.contains(&k.as_str())) {
+                    return Err(Error::InvalidOptions(format!(
+                        "\"{key}\" configures the shared connection; set it on the client that opened it"
+                    )));
+                }
+            }
+        }
+        Ok(options)
+    }
+
     /// Parses `options_json` (`None` or empty: all defaults).
     pub fn from_json(json: Option<&str>) -> Result<Self> {
         let mut options = Self::default();
@@ -90,6 +140,11 @@ impl ClientOptions {
                 "timeout" => options.timeout = field.millis()?,
                 "ackTimeout" => options.ack_timeout = field.optional_millis()?,
                 "caFile" => options.ca_file = field.optional_string()?.map(PathBuf::from),
+                "retries" => options.retries = field.attempts()?,
+                "maxBufferedEmits" => options.max_buffered_emits = field.count()?,
+                "echoMessages" => options.echo_messages = Some(field.boolean()?),
+                "bufferMessages" => options.buffer_messages = field.boolean()?,
+                "autoJoinChannels" => options.auto_join_channels = field.boolean()?,
                 _ => return Err(Error::UnknownOption(key.clone())),
             }
         }
@@ -135,6 +190,13 @@ impl Field<'_> {
 
     fn millis(&self) -> Result<Duration> {
         self.value.as_u64().map(Duration::from_millis).ok_or_else(|| self.wrong("a whole number of milliseconds ≥ 0"))
+    }
+
+    fn count(&self) -> Result<usize> {
+        self.value
+            .as_u64()
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+            .ok_or_else(|| self.wrong("a whole number ≥ 0"))
     }
 
     fn optional_millis(&self) -> Result<Option<Duration>> {

@@ -2,42 +2,90 @@
 //! are published: under the state lock, so a state change and its event are never seen out of order.
 
 use super::event::{Event, EventSink};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// What `is_connected` and `socket_id` read.
-#[derive(Debug, Default)]
+/// What the application's calls read and check synchronously.
+#[derive(Debug)]
 pub struct SocketState {
     connected: bool,
     id: Option<String>,
+    recovered: bool,
     /// Bumped by every open/close call; the manager task publishes only under the current one, so
     /// nothing from before a `close` can surface after it.
     generation: u64,
+    /// Emits waiting in the send buffer or the retry queue.
+    buffered: usize,
+    /// The server's `maxPayload` (from the last handshake; socket.io's default before one).
+    max_payload: u64,
+    /// Server ack requests not answered yet: handle → (server ack id, connection epoch).
+    server_acks: HashMap<u64, (u64, u64)>,
+    next_server_ack: u64,
+}
+
+impl Default for SocketState {
+    fn default() -> Self {
+        Self {
+            connected: false,
+            id: None,
+            recovered: false,
+            generation: 0,
+            buffered: 0,
+            max_payload: 1_000_000,
+            server_acks: HashMap::new(),
+            next_server_ack: 1,
+        }
+    }
 }
 
 impl SocketState {
-    pub fn set_connected(&mut self, id: String) {
-        self.connected = true;
-        self.id = Some(id);
-    }
-
     pub fn is_connected(&self) -> bool {
         self.connected
     }
 
+    pub fn set_connected(&mut self, id: String, recovered: bool) {
+        self.connected = true;
+        self.id = Some(id);
+        self.recovered = recovered;
+    }
+
+    /// Disconnected: the id is gone and so are the server's unanswered ack requests.
     pub fn set_disconnected(&mut self) {
         self.connected = false;
         self.id = None;
+        self.server_acks.clear();
     }
+
+    pub fn set_max_payload(&mut self, max_payload: u64) {
+        self.max_payload = max_payload;
+    }
+
+    /// Registers a server ack request and returns the handle the application answers with.
+    pub fn register_server_ack(&mut self, server_id: u64, epoch: u64) -> u64 {
+        let handle = self.next_server_ack;
+        self.next_server_ack += 1;
+        self.server_acks.insert(handle, (server_id, epoch));
+        handle
+    }
+}
+
+/// Settings the application's calls check synchronously.
+#[derive(Debug, Clone, Copy)]
+pub struct SocketLimits {
+    pub max_buffered: usize,
+    /// Every (non-volatile) emit goes through the retry queue.
+    pub queued: bool,
 }
 
 pub struct SocketShared {
     state: Mutex<SocketState>,
     sink: Arc<dyn EventSink>,
+    pub limits: SocketLimits,
 }
 
 impl SocketShared {
-    pub fn new(sink: Arc<dyn EventSink>) -> Self {
-        Self { state: Mutex::new(SocketState::default()), sink }
+    pub fn new(sink: Arc<dyn EventSink>, limits: SocketLimits) -> Self {
+        Self { state: Mutex::new(SocketState::default()), sink, limits }
     }
 
     fn lock(&self) -> MutexGuard<'_, SocketState> {
@@ -53,6 +101,15 @@ impl SocketShared {
         self.lock().id.clone()
     }
 
+    pub fn is_recovered(&self) -> bool {
+        let state = self.lock();
+        state.connected && state.recovered
+    }
+
+    pub fn max_payload(&self) -> u64 {
+        self.lock().max_payload
+    }
+
     /// Applies `update` and delivers the event it returns, if `generation` is still the current one.
     pub fn publish(&self, generation: u64, update: impl FnOnce(&mut SocketState) -> Option<Event>) {
         let mut state = self.lock();
@@ -62,6 +119,12 @@ impl SocketShared {
         if let Some(event) = update(&mut state) {
             self.sink.deliver(event);
         }
+    }
+
+    /// Delivers whatever the generation: ack results belong to the emit, not to a connection.
+    pub fn deliver(&self, event: Event) {
+        let _state = self.lock();
+        self.sink.deliver(event);
     }
 
     /// Starts a new generation (an open or close call) and returns it. `update` runs under the same
@@ -74,4 +137,43 @@ impl SocketShared {
         }
         state.generation
     }
+
+    /// Decides, for an emit made now, whether it is sent, dropped (volatile, offline) or buffered;
+    /// a buffered one is counted, or refused when the buffer is full.
+    pub fn admit_emit(&self, volatile: bool) -> Result<Admission, usize> {
+        let mut state = self.lock();
+        if volatile {
+            return Ok(if state.connected { Admission::Send } else { Admission::Drop });
+        }
+        if state.connected && !self.limits.queued {
+            return Ok(Admission::Send);
+        }
+        if state.buffered >= self.limits.max_buffered {
+            return Err(state.buffered);
+        }
+        state.buffered += 1;
+        Ok(Admission::Counted)
+    }
+
+    /// Counts emits that entered (+) or left (−) the buffer on the manager's side.
+    pub fn adjust_buffered(&self, added: usize, removed: usize) {
+        let mut state = self.lock();
+        state.buffered = (state.buffered + added).saturating_sub(removed);
+    }
+
+    /// Takes a server ack request for answering (exactly once).
+    pub fn take_server_ack(&self, handle: u64) -> Option<(u64, u64)> {
+        self.lock().server_acks.remove(&handle)
+    }
+}
+
+/// What happens to an emit (see [`SocketShared::admit_emit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Connected: goes out at once (unless the connection drops before the task sends it).
+    Send,
+    /// Counted in the buffer bound.
+    Counted,
+    /// Volatile while not connected: dropped, as socket.io-client does.
+    Drop,
 }

@@ -22,7 +22,7 @@ const BATCH: usize = 64;
 pub const INITIAL_HOLD: Duration = Duration::from_millis(100);
 
 /// Which listeners an event goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
     Connect,
     Disconnect,
@@ -30,20 +30,30 @@ pub enum EventKind {
     ReconnectAttempt,
     Reconnect,
     ReconnectFailed,
+    /// Server events with this name.
+    Named(String),
+    /// Every server event (socket.io-client's `onAny`), called before the named listeners.
+    Any,
 }
 
 impl EventKind {
-    pub fn of(event: &Event) -> Self {
-        match event {
-            Event::Connect => Self::Connect,
-            Event::Disconnect { .. } => Self::Disconnect,
-            Event::Error { .. } => Self::Error,
-            Event::ReconnectAttempt(_) => Self::ReconnectAttempt,
-            Event::Reconnect(_) => Self::Reconnect,
-            Event::ReconnectFailed => Self::ReconnectFailed,
+    fn matches(&self, event: &Event) -> bool {
+        match (self, event) {
+            (Self::Connect, Event::Connect)
+            | (Self::Disconnect, Event::Disconnect { .. })
+            | (Self::Error, Event::Error { .. })
+            | (Self::ReconnectAttempt, Event::ReconnectAttempt(_))
+            | (Self::Reconnect, Event::Reconnect(_))
+            | (Self::ReconnectFailed, Event::ReconnectFailed)
+            | (Self::Any, Event::Message(_)) => true,
+            (Self::Named(name), Event::Message(message)) => *name == message.name,
+            _ => false,
         }
     }
 }
+
+/// The `running` marker for a one-shot ack callback (listener ids start at 1).
+const ACK_CALLBACK: u64 = 0;
 
 /// A listener: called with every event of its kind.
 pub type Callback = Arc<dyn Fn(&Event) + Send + Sync>;
@@ -51,6 +61,8 @@ pub type Callback = Arc<dyn Fn(&Event) + Send + Sync>;
 struct Listener {
     id: u64,
     kind: EventKind,
+    /// Removed before its first call.
+    once: bool,
     callback: Callback,
 }
 
@@ -127,11 +139,18 @@ impl Dispatcher {
         }
     }
 
-    /// Adds a listener and returns its id (> 0).
-    pub fn add_listener(&self, kind: EventKind, callback: Callback) -> u64 {
+    /// Adds a listener and returns its id (> 0). A `once` listener is removed before its first call.
+    pub fn add_listener(&self, kind: EventKind, once: bool, callback: Callback) -> u64 {
         let id = NEXT_LISTENER_ID.fetch_add(1, Ordering::Relaxed);
-        self.lock().listeners.push(Listener { id, kind, callback });
+        self.lock().listeners.push(Listener { id, kind, once, callback });
         id
+    }
+
+    /// Removes every catch-all listener; returns how many there were.
+    pub fn remove_any_listeners(&self) -> usize {
+        let ids: Vec<u64> =
+            self.lock().listeners.iter().filter(|l| l.kind == EventKind::Any).map(|l| l.id).collect();
+        ids.iter().filter(|id| self.remove_listener(**id)).count()
     }
 
     /// Removes a listener. Outside a callback, waits until that listener is no longer running.
@@ -177,16 +196,27 @@ impl Dispatcher {
                     }
                 }
             };
-            self.deliver_now(&event);
+            self.deliver_now(event);
         }
         let mut state = self.lock();
         state.scheduled = false;
         self.schedule(&mut state);
     }
 
-    fn deliver_now(&self, event: &Event) {
-        let kind = EventKind::of(event);
-        let ids: Vec<u64> = self.lock().listeners.iter().filter(|l| l.kind == kind).map(|l| l.id).collect();
+    fn deliver_now(&self, event: Event) {
+        if let Event::AckResult { callback, outcome } = event {
+            if self.begin_call(ACK_CALLBACK) {
+                self.run_user_code(move || callback(&outcome));
+            }
+            return;
+        }
+        let mut ids: Vec<u64> = Vec::new();
+        {
+            let state = self.lock();
+            // Catch-all listeners first, as socket.io-client calls them.
+            ids.extend(state.listeners.iter().filter(|l| l.kind == EventKind::Any && l.kind.matches(&event)).map(|l| l.id));
+            ids.extend(state.listeners.iter().filter(|l| l.kind != EventKind::Any && l.kind.matches(&event)).map(|l| l.id));
+        }
         for id in ids {
             let callback = {
                 let mut state = self.lock();
@@ -194,21 +224,40 @@ impl Dispatcher {
                     return;
                 }
                 // Removed by an earlier callback of this same event: skip it.
-                let Some(listener) = state.listeners.iter().find(|l| l.id == id) else { continue };
-                let callback = Arc::clone(&listener.callback);
+                let Some(index) = state.listeners.iter().position(|l| l.id == id) else { continue };
+                let callback = if state.listeners[index].once {
+                    state.listeners.remove(index).callback
+                } else {
+                    Arc::clone(&state.listeners[index].callback)
+                };
                 state.running = Some(id);
                 callback
             };
-            CALLBACK_DEPTH.with(|depth| depth.set(depth.get() + 1));
-            let outcome = catch_unwind(AssertUnwindSafe(|| callback(event)));
-            CALLBACK_DEPTH.with(|depth| depth.set(depth.get() - 1));
-            if outcome.is_err() {
-                eprintln!("realtime: a listener panicked; the event goes on to the next listener");
-            }
-            drop(callback);
-            self.lock().running = None;
-            self.idle.notify_all();
+            let event = &event;
+            self.run_user_code(move || callback(event));
         }
+    }
+
+    /// Marks `id` as running unless the queue was closed.
+    fn begin_call(&self, id: u64) -> bool {
+        let mut state = self.lock();
+        if state.closed {
+            return false;
+        }
+        state.running = Some(id);
+        true
+    }
+
+    /// Runs a callback with no lock held, then clears the running mark and wakes waiters.
+    fn run_user_code(&self, call: impl FnOnce()) {
+        CALLBACK_DEPTH.with(|depth| depth.set(depth.get() + 1));
+        let outcome = catch_unwind(AssertUnwindSafe(call));
+        CALLBACK_DEPTH.with(|depth| depth.set(depth.get() - 1));
+        if outcome.is_err() {
+            eprintln!("realtime: a callback panicked; delivery goes on");
+        }
+        self.lock().running = None;
+        self.idle.notify_all();
     }
 }
 
@@ -272,22 +321,24 @@ mod tests {
         let tx2 = Mutex::new(tx.clone());
         let attempts = dispatcher.add_listener(
             EventKind::ReconnectAttempt,
-            Arc::new(move |e| tx2.lock().unwrap().send(e.clone()).unwrap()),
+            false,
+            Arc::new(move |e| tx2.lock().unwrap().send(format!("{e:?}")).unwrap()),
         );
         let tx3 = Mutex::new(tx);
-        dispatcher.add_listener(EventKind::Connect, Arc::new(move |e| tx3.lock().unwrap().send(e.clone()).unwrap()));
+        dispatcher.add_listener(EventKind::Connect, false, Arc::new(move |e| tx3.lock().unwrap().send(format!("{e:?}")).unwrap()));
         for n in 1..=100 {
             dispatcher.deliver(Event::ReconnectAttempt(n));
         }
         dispatcher.deliver(Event::Connect);
-        let got: Vec<Event> = (0..101).map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap()).collect();
-        let want: Vec<Event> = (1..=100).map(Event::ReconnectAttempt).chain([Event::Connect]).collect();
+        let got: Vec<String> = (0..101).map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap()).collect();
+        let want: Vec<String> =
+            (1..=100).map(|n| format!("ReconnectAttempt({n})")).chain(["Connect".to_owned()]).collect();
         assert_eq!(got, want);
         assert!(dispatcher.remove_listener(attempts));
         assert!(!dispatcher.remove_listener(attempts));
         dispatcher.deliver(Event::ReconnectAttempt(7));
         dispatcher.deliver(Event::Connect);
-        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), Event::Connect);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "Connect");
     }
 
     #[test]
@@ -296,8 +347,8 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         dispatcher.deliver(Event::Connect);
         let tx = Mutex::new(tx);
-        dispatcher.add_listener(EventKind::Connect, Arc::new(move |e| tx.lock().unwrap().send(e.clone()).unwrap()));
-        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), Event::Connect);
+        dispatcher.add_listener(EventKind::Connect, false, Arc::new(move |e| tx.lock().unwrap().send(format!("{e:?}")).unwrap()));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "Connect");
     }
 
     #[test]
@@ -308,6 +359,7 @@ mod tests {
         let counter = Arc::clone(&count);
         dispatcher.add_listener(
             EventKind::ReconnectAttempt,
+            false,
             Arc::new(move |_| {
                 std::thread::sleep(Duration::from_millis(20));
                 counter.fetch_add(1, Ordering::SeqCst);

@@ -13,22 +13,21 @@ use std::sync::{Arc, RwLock};
 
 /// A realtime client: one Socket.IO socket (the URL's namespace) and the connection it runs on.
 /// Opaque; create with realtime_new(), release with realtime_free().
-#[allow(non_camel_case_types)]
 pub struct realtime_client {
     _opaque: [u8; 0],
 }
 
 /// What a handle stands for.
-struct ClientEntry {
-    socket: Socket,
-    dispatcher: Arc<Dispatcher>,
+pub(super) struct ClientEntry {
+    pub(super) socket: Socket,
+    pub(super) dispatcher: Arc<Dispatcher>,
 }
 
 static CLIENTS: Lazy<RwLock<HashMap<usize, Arc<ClientEntry>>>> = Lazy::new(|| RwLock::new(HashMap::new()));
 /// Handle values: never 0, never reused within a process.
 static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(1);
 
-fn register(entry: ClientEntry) -> *mut realtime_client {
+pub(super) fn register(entry: ClientEntry) -> *mut realtime_client {
     let key = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed) << 4;
     CLIENTS.write().unwrap_or_else(|p| p.into_inner()).insert(key, Arc::new(entry));
     std::ptr::without_provenance_mut(key)
@@ -36,7 +35,7 @@ fn register(entry: ClientEntry) -> *mut realtime_client {
 
 /// The live client behind a handle. Anything but `realtime_on_*` also ends the initial event hold:
 /// the application is done registering.
-fn lookup(client: *const realtime_client) -> Result<Arc<ClientEntry>> {
+pub(super) fn lookup(client: *const realtime_client) -> Result<Arc<ClientEntry>> {
     if client.is_null() {
         return Err(Error::InvalidArgument("client is NULL".to_owned()));
     }
@@ -44,7 +43,7 @@ fn lookup(client: *const realtime_client) -> Result<Arc<ClientEntry>> {
     clients.get(&(client as usize)).cloned().ok_or(Error::InvalidHandle)
 }
 
-fn lookup_released(client: *const realtime_client) -> Result<Arc<ClientEntry>> {
+pub(super) fn lookup_released(client: *const realtime_client) -> Result<Arc<ClientEntry>> {
     let entry = lookup(client)?;
     entry.dispatcher.release();
     Ok(entry)
@@ -154,7 +153,7 @@ pub unsafe extern "C" fn realtime_socket_id(client: *const realtime_client, buf:
 
 /// The application's `user_data`, handed back untouched; the library never dereferences it.
 #[derive(Clone, Copy)]
-struct UserData(*mut c_void);
+pub(super) struct UserData(pub(super) *mut c_void);
 // SAFETY: the library only passes the pointer back to the application's own callbacks; the
 // application decides what may be shared across threads (the header says callbacks run on library
 // threads).
@@ -162,11 +161,11 @@ unsafe impl Send for UserData {}
 // SAFETY: as above.
 unsafe impl Sync for UserData {}
 
-fn add_listener(client: *mut realtime_client, kind: EventKind, callback: Option<Callback>) -> u64 {
+pub(super) fn add_listener(client: *mut realtime_client, kind: EventKind, once: bool, callback: Option<Callback>) -> u64 {
     boundary(0, || {
         let entry = lookup(client)?;
         let callback = callback.ok_or_else(|| Error::InvalidArgument("callback is NULL".to_owned()))?;
-        Ok(entry.dispatcher.add_listener(kind, callback))
+        Ok(entry.dispatcher.add_listener(kind, once, callback))
     })
 }
 
@@ -183,6 +182,7 @@ pub extern "C" fn realtime_on_connect(
     add_listener(
         client,
         EventKind::Connect,
+        false,
         cb.map(|cb| -> Callback {
             Arc::new(move |_: &Event| {
                 let user_data = user_data;
@@ -208,6 +208,7 @@ pub extern "C" fn realtime_on_disconnect(
     add_listener(
         client,
         EventKind::Disconnect,
+        false,
         cb.map(|cb| -> Callback {
             Arc::new(move |event: &Event| {
                 let user_data = user_data;
@@ -236,6 +237,7 @@ pub extern "C" fn realtime_on_error(
     add_listener(
         client,
         EventKind::Error,
+        false,
         cb.map(|cb| -> Callback {
             Arc::new(move |event: &Event| {
                 let user_data = user_data;
@@ -263,6 +265,7 @@ pub extern "C" fn realtime_on_reconnect_attempt(
     add_listener(
         client,
         EventKind::ReconnectAttempt,
+        false,
         cb.map(|cb| -> Callback {
             Arc::new(move |event: &Event| {
                 let user_data = user_data;
@@ -288,6 +291,7 @@ pub extern "C" fn realtime_on_reconnect(
     add_listener(
         client,
         EventKind::Reconnect,
+        false,
         cb.map(|cb| -> Callback {
             Arc::new(move |event: &Event| {
                 let user_data = user_data;
@@ -313,6 +317,7 @@ pub extern "C" fn realtime_on_reconnect_failed(
     add_listener(
         client,
         EventKind::ReconnectFailed,
+        false,
         cb.map(|cb| -> Callback {
             Arc::new(move |_: &Event| {
                 let user_data = user_data;

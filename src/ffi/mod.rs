@@ -1,3 +1,5 @@
+#![allow(non_camel_case_types)] // C names: realtime_client, realtime_status, realtime_event_fn, …
+
 //! The `extern "C"` surface. Each export checks its arguments, converts them, and makes one call into
 //! the core, inside a panic boundary. Nothing here knows the protocol.
 //!
@@ -5,10 +7,14 @@
 //! used after `realtime_free` is reported as `REALTIME_STATUS_INVALID_HANDLE` instead of crashing,
 //! and a call racing with `realtime_free` on another thread is memory-safe.
 
+mod channels;
 mod client;
+mod events;
 mod status;
 
+pub use channels::*;
 pub use client::*;
+pub use events::*;
 pub use status::*;
 
 use crate::error::Error;

@@ -5,7 +5,6 @@ use std::ffi::{c_char, CStr};
 
 /// The result of a call. `REALTIME_STATUS_OK` is 0; the values never change between versions.
 /// On any other value, realtime_last_error() tells what went wrong.
-#[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum realtime_status {
@@ -23,6 +22,16 @@ pub enum realtime_status {
     InvalidHandle = 5,
     /// No listener has that id.
     UnknownListener = 6,
+    /// The event name is reserved by the protocol (connect, disconnect, ...).
+    ReservedEvent = 7,
+    /// The offline send buffer is full (see the maxBufferedEmits option).
+    BufferFull = 8,
+    /// A frame would exceed the server's maxPayload.
+    PayloadTooLarge = 9,
+    /// No pending server ack request has that id (answered already, or its connection is gone).
+    UnknownAck = 10,
+    /// The namespace is already open on this connection.
+    NamespaceInUse = 11,
     /// A bug in the library (reported instead of crashing).
     Internal = 100,
 }
@@ -36,6 +45,11 @@ impl From<&Error> for realtime_status {
             Error::UnknownOption(_) => Self::UnknownOption,
             Error::InvalidHandle => Self::InvalidHandle,
             Error::UnknownListener(_) => Self::UnknownListener,
+            Error::ReservedEvent(_) => Self::ReservedEvent,
+            Error::BufferFull(_) => Self::BufferFull,
+            Error::PayloadTooLarge { .. } => Self::PayloadTooLarge,
+            Error::UnknownAck(_) => Self::UnknownAck,
+            Error::NamespaceInUse(_) => Self::NamespaceInUse,
             Error::Internal(_) => Self::Internal,
         }
     }
@@ -58,6 +72,11 @@ pub extern "C" fn realtime_status_str(status: StatusCode) -> *const c_char {
         4 => c"unknown option",
         5 => c"invalid client handle",
         6 => c"unknown listener",
+        7 => c"reserved event name",
+        8 => c"send buffer full",
+        9 => c"payload too large",
+        10 => c"unknown ack",
+        11 => c"namespace in use",
         100 => c"internal error",
         _ => c"unknown status",
     };

@@ -1,0 +1,432 @@
+//! The protocol side of one socket (namespace), owned by the manager task: the send buffer, the ack
+//! table and its timers, the `retries` queue, events received before the CONNECT reply, the
+//! connection-state-recovery fields, and the channels to re-join after a reconnect.
+
+use super::channels;
+use super::engine::EngineConnection;
+use super::event::{AckCallback, AckOutcome, Event, IncomingEvent};
+use super::socket::SocketShared;
+use crate::protocol::Packet;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// socket.io-client's messages for failed acks.
+pub const ACK_TIMED_OUT: &str = "operation has timed out";
+pub const ACK_DISCONNECTED: &str = "socket has been disconnected";
+
+/// How one socket was configured.
+#[derive(Debug, Clone)]
+pub struct SocketConfig {
+    pub nsp: String,
+    pub auth: Option<Map<String, Value>>,
+    pub ack_timeout: Option<Duration>,
+    pub retries: Option<u32>,
+    pub echo_messages: Option<bool>,
+    pub auto_join_channels: bool,
+}
+
+/// An emit on its way from the application to the task.
+pub struct EmitCommand {
+    pub name: String,
+    pub args: Vec<Value>,
+    pub attachments: Vec<Vec<u8>>,
+    pub volatile: bool,
+    pub ack: Option<AckCallback>,
+    /// Per call; `None` falls back to the socket's `ackTimeout`.
+    pub timeout: Option<Duration>,
+    /// Counted in the shared buffer bound by the caller.
+    pub counted: bool,
+}
+
+/// Channel membership kept for re-joining (`autoJoinChannels`).
+pub enum ChannelCommand {
+    Join(String),
+    Leave(String),
+    UpdateProfile(Value),
+}
+
+enum AckKind {
+    User(AckCallback),
+    /// The in-flight packet of the retry queue, by sequence number.
+    Queue(u64),
+}
+
+struct PendingAck {
+    deadline: Option<Instant>,
+    kind: AckKind,
+}
+
+struct QueuedEmit {
+    seq: u64,
+    name: String,
+    args: Vec<Value>,
+    attachments: Vec<Vec<u8>>,
+    callback: Option<AckCallback>,
+    timeout: Option<Duration>,
+    tries: u32,
+    pending: bool,
+}
+
+pub struct SocketSlot {
+    pub config: SocketConfig,
+    pub shared: Arc<SocketShared>,
+    /// The generation of the last open/close the task applied; events are published under it.
+    pub generation: u64,
+    /// The application wants this socket connected.
+    pub active: bool,
+    /// A CONNECT was sent on the current connection and no reply came yet.
+    pub connect_sent: bool,
+    /// The server accepted the CONNECT on the current connection.
+    pub connected: bool,
+    /// Counts accepted connections, to drop ack answers meant for an earlier one.
+    epoch: u64,
+    pid: Option<String>,
+    last_offset: Option<String>,
+    next_ack_id: u64,
+    acks: BTreeMap<u64, PendingAck>,
+    /// Packets waiting for the connection; each counts in the shared buffer bound.
+    send_buffer: VecDeque<Packet>,
+    receive_buffer: Vec<IncomingEvent>,
+    queue: VecDeque<QueuedEmit>,
+    next_queue_seq: u64,
+    joined: BTreeSet<String>,
+    profile: Option<Value>,
+}
+
+impl SocketSlot {
+    pub fn new(config: SocketConfig, shared: Arc<SocketShared>) -> Self {
+        Self {
+            config,
+            shared,
+            generation: 0,
+            active: false,
+            connect_sent: false,
+            connected: false,
+            epoch: 0,
+            pid: None,
+            last_offset: None,
+            next_ack_id: 0,
+            acks: BTreeMap::new(),
+            send_buffer: VecDeque::new(),
+            receive_buffer: Vec::new(),
+            queue: VecDeque::new(),
+            next_queue_seq: 0,
+            joined: BTreeSet::new(),
+            profile: None,
+        }
+    }
+
+    pub fn publish(&self, update: impl FnOnce(&mut super::socket::SocketState) -> Option<Event>) {
+        self.shared.publish(self.generation, update);
+    }
+
+    /// The CONNECT payload: `pid`/`offset` for recovery, then `echoMessages`, then `auth` (auth wins).
+    pub fn connect_packet(&self) -> Packet {
+        let mut payload = Map::new();
+        if let Some(pid) = &self.pid {
+            payload.insert("pid".to_owned(), Value::String(pid.clone()));
+            if let Some(offset) = &self.last_offset {
+                payload.insert("offset".to_owned(), Value::String(offset.clone()));
+            }
+        }
+        if let Some(echo) = self.config.echo_messages {
+            payload.insert("echoMessages".to_owned(), Value::Bool(echo));
+        }
+        if let Some(auth) = &self.config.auth {
+            payload.extend(auth.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let payload = (!payload.is_empty() || self.config.auth.is_some()).then_some(Value::Object(payload));
+        Packet::connect(&self.config.nsp, payload)
+    }
+
+    // ----------------------------------------------------------------------------------------------
+    // Emitting
+
+    pub fn emit(&mut self, emit: EmitCommand, connection: Option<&EngineConnection>) {
+        if self.config.retries.is_some() && !emit.volatile {
+            let seq = self.next_queue_seq;
+            self.next_queue_seq += 1;
+            self.queue.push_back(QueuedEmit {
+                seq,
+                name: emit.name,
+                args: emit.args,
+                attachments: emit.attachments,
+                callback: emit.ack,
+                timeout: emit.timeout,
+                tries: 0,
+                pending: false,
+            });
+            if !emit.counted {
+                self.shared.adjust_buffered(1, 0);
+            }
+            self.drain_queue(connection, false);
+            return;
+        }
+        let timeout = emit.timeout.or(self.config.ack_timeout);
+        let ack = emit.ack.map(AckKind::User);
+        self.send_event(emit.name, emit.args, emit.attachments, ack, timeout, emit.volatile, emit.counted, connection);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send_event(
+        &mut self,
+        name: String,
+        args: Vec<Value>,
+        attachments: Vec<Vec<u8>>,
+        ack: Option<AckKind>,
+        timeout: Option<Duration>,
+        volatile: bool,
+        counted: bool,
+        connection: Option<&EngineConnection>,
+    ) {
+        let id = ack.map(|kind| {
+            let id = self.next_ack_id;
+            self.next_ack_id += 1;
+            // The timer starts now, even if the packet waits in the buffer.
+            self.acks.insert(id, PendingAck { deadline: timeout.map(|t| Instant::now() + t), kind });
+            id
+        });
+        let mut items = Vec::with_capacity(args.len() + 1);
+        items.push(Value::String(name));
+        items.extend(args);
+        let packet = Packet::event(&self.config.nsp, items, attachments, id);
+        match connection.filter(|_| self.connected) {
+            Some(connection) => {
+                connection.send_packet(&packet);
+                if counted {
+                    self.shared.adjust_buffered(0, 1);
+                }
+            }
+            None if volatile => {}
+            None => {
+                self.send_buffer.push_back(packet);
+                if !counted {
+                    self.shared.adjust_buffered(1, 0);
+                }
+            }
+        }
+    }
+
+    /// socket.io-client's `_drainQueue`: one queued packet in flight at a time.
+    fn drain_queue(&mut self, connection: Option<&EngineConnection>, force: bool) {
+        if !self.connected || connection.is_none() {
+            return;
+        }
+        let timeout = self.config.ack_timeout;
+        let Some(first) = self.queue.front_mut() else { return };
+        if first.pending && !force {
+            return;
+        }
+        first.pending = true;
+        first.tries += 1;
+        let (seq, name, args, attachments) = (first.seq, first.name.clone(), first.args.clone(), first.attachments.clone());
+        let timeout = first.timeout.or(timeout);
+        self.send_event(name, args, attachments, Some(AckKind::Queue(seq)), timeout, false, false, connection);
+    }
+
+    fn on_queue_result(&mut self, seq: u64, outcome: AckOutcome, connection: Option<&EngineConnection>) {
+        if self.queue.front().map(|q| q.seq) != Some(seq) {
+            return;
+        }
+        let retries = self.config.retries.unwrap_or(0);
+        let finished = match &outcome {
+            AckOutcome::Answered { .. } => true,
+            AckOutcome::Failed(_) => self.queue.front().is_some_and(|q| q.tries > retries),
+        };
+        if finished {
+            let done = self.queue.pop_front().expect("front checked above");
+            self.shared.adjust_buffered(0, 1);
+            if let Some(callback) = done.callback {
+                self.shared.deliver(Event::AckResult { callback, outcome });
+            }
+        } else if let Some(front) = self.queue.front_mut() {
+            front.pending = false;
+        }
+        self.drain_queue(connection, false);
+    }
+
+    /// Answers a server ack request, if it was made on the current connection.
+    pub fn answer_ack(
+        &mut self,
+        server_id: u64,
+        epoch: u64,
+        args: Vec<Value>,
+        attachments: Vec<Vec<u8>>,
+        connection: Option<&EngineConnection>,
+    ) {
+        if epoch != self.epoch || !self.connected {
+            return;
+        }
+        if let Some(connection) = connection {
+            connection.send_packet(&Packet::ack(&self.config.nsp, server_id, args, attachments));
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------------
+    // Channels
+
+    pub fn channel(&mut self, command: ChannelCommand, connection: Option<&EngineConnection>) {
+        let packet = match command {
+            ChannelCommand::Join(channel) => {
+                let packet = channels::join_packet(&channel);
+                self.joined.insert(channel);
+                packet
+            }
+            ChannelCommand::Leave(channel) => {
+                self.joined.remove(&channel);
+                channels::leave_packet(&channel)
+            }
+            ChannelCommand::UpdateProfile(data) => {
+                let packet = channels::update_packet(&data);
+                self.profile = Some(data);
+                packet
+            }
+        };
+        // Offline, nothing is buffered: the connect that follows re-sends the membership.
+        if self.connected {
+            let (name, args) = packet;
+            self.send_event(name, args, Vec::new(), None, None, false, false, connection);
+        }
+    }
+
+    fn rejoin_channels(&mut self, connection: Option<&EngineConnection>) {
+        if !self.config.auto_join_channels {
+            return;
+        }
+        let mut packets: Vec<(String, Vec<Value>)> = self.joined.iter().map(|c| channels::join_packet(c)).collect();
+        if let Some(profile) = &self.profile {
+            packets.push(channels::update_packet(profile));
+        }
+        for (name, args) in packets {
+            self.send_event(name, args, Vec::new(), None, None, false, false, connection);
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------------
+    // Incoming
+
+    /// The server accepted the CONNECT. In socket.io-client's order: state, events received before
+    /// the reply, the send buffer, the retry queue, then `connect`.
+    pub fn on_connect_reply(&mut self, data: &Map<String, Value>, connection: Option<&EngineConnection>, max_payload: u64) {
+        let Some(sid) = data.get("sid").and_then(Value::as_str) else {
+            self.publish(|_| {
+                Some(Event::Error {
+                    message: "It seems you are trying to reach a Socket.IO server in v2.x with a v3.x client, \
+                              but they are not compatible"
+                        .to_owned(),
+                    data: Value::Null,
+                })
+            });
+            return;
+        };
+        let pid = data.get("pid").and_then(Value::as_str).map(str::to_owned);
+        let recovered = pid.is_some() && pid == self.pid;
+        self.pid = pid;
+        self.connected = true;
+        self.epoch += 1;
+        let sid = sid.to_owned();
+        self.publish(|state| {
+            state.set_connected(sid, recovered);
+            state.set_max_payload(max_payload);
+            None
+        });
+        for event in std::mem::take(&mut self.receive_buffer) {
+            self.deliver_event(event);
+        }
+        if !recovered {
+            self.rejoin_channels(connection);
+        }
+        if let Some(connection) = connection {
+            let flushed = self.send_buffer.len();
+            for packet in self.send_buffer.drain(..) {
+                connection.send_packet(&packet);
+            }
+            self.shared.adjust_buffered(0, flushed);
+        }
+        self.drain_queue(connection, true);
+        self.publish(|_| Some(Event::Connect));
+    }
+
+    pub fn on_event(&mut self, packet: Packet) {
+        let server_ack = packet.id;
+        let Some((name, args)) = packet.event_name_and_args() else { return };
+        let event = IncomingEvent { name, args: args.to_vec(), attachments: packet.attachments, ack: server_ack };
+        if self.connected {
+            self.deliver_event(event);
+        } else if self.connect_sent {
+            self.receive_buffer.push(event);
+        }
+    }
+
+    fn deliver_event(&mut self, mut event: IncomingEvent) {
+        if self.pid.is_some() {
+            if let Some(Value::String(offset)) = event.args.last() {
+                self.last_offset = Some(offset.clone());
+            }
+        }
+        let server_ack = event.ack.take();
+        let epoch = self.epoch;
+        self.publish(|state| {
+            event.ack = server_ack.map(|id| state.register_server_ack(id, epoch));
+            Some(Event::Message(event))
+        });
+    }
+
+    pub fn on_ack(&mut self, packet: Packet, connection: Option<&EngineConnection>) {
+        let Some(id) = packet.id else { return };
+        let Some(pending) = self.acks.remove(&id) else { return };
+        let args = match packet.data {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        };
+        let outcome = AckOutcome::Answered { args, attachments: packet.attachments };
+        self.finish_ack(pending.kind, outcome, connection);
+    }
+
+    fn finish_ack(&mut self, kind: AckKind, outcome: AckOutcome, connection: Option<&EngineConnection>) {
+        match kind {
+            AckKind::User(callback) => self.shared.deliver(Event::AckResult { callback, outcome }),
+            AckKind::Queue(seq) => self.on_queue_result(seq, outcome, connection),
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------------
+    // Connection loss and timers
+
+    /// The socket stopped being connected (any reason): fail the acks of packets already sent.
+    pub fn on_disconnected(&mut self) {
+        self.connected = false;
+        self.connect_sent = false;
+        self.receive_buffer.clear();
+        let buffered: BTreeSet<u64> = self.send_buffer.iter().filter_map(|p| p.id).collect();
+        let failed: Vec<u64> = self.acks.keys().copied().filter(|id| !buffered.contains(id)).collect();
+        for id in failed {
+            if let Some(pending) = self.acks.remove(&id) {
+                self.finish_ack(pending.kind, AckOutcome::Failed(ACK_DISCONNECTED.to_owned()), None);
+            }
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.acks.values().filter_map(|a| a.deadline).min()
+    }
+
+    /// Fails the acks whose time is up, and takes their packets out of the send buffer.
+    pub fn expire_acks(&mut self, now: Instant, connection: Option<&EngineConnection>) {
+        let expired: Vec<u64> =
+            self.acks.iter().filter(|(_, a)| a.deadline.is_some_and(|d| d <= now)).map(|(id, _)| *id).collect();
+        for id in expired {
+            let Some(pending) = self.acks.remove(&id) else { continue };
+            let before = self.send_buffer.len();
+            self.send_buffer.retain(|p| p.id != Some(id));
+            let removed = before - self.send_buffer.len();
+            if removed > 0 {
+                self.shared.adjust_buffered(0, removed);
+            }
+            self.finish_ack(pending.kind, AckOutcome::Failed(ACK_TIMED_OUT.to_owned()), connection);
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Events and acks: emit (plain, volatile, with ack, binary), listen (on, once, on_any), answer the
+//! server's ack requests; plus namespaces on a shared connection and the recovery flag.
+
+use super::client::{add_listener, lookup, lookup_released, register, realtime_client, ClientEntry, UserData};
+use super::{boundary, boundary_status, optional_str, required_str, to_cstring};
+use crate::client::{AckCallback, AckOutcome, EmitRequest, Event, EventSink};
+use crate::dispatch::{Callback, Dispatcher, EventKind};
+use crate::error::{Error, Result};
+use crate::ffi::realtime_status;
+use serde_json::Value;
+use std::ffi::{c_char, c_void, CString};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A view of binary data: `len` bytes at `data`. Buffers handed to a callback are borrowed for the
+/// call; buffers passed in are copied before the call returns.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct realtime_buffer {
+    pub data: *const u8,
+    pub len: usize,
+}
+
+/// A server event: `event` is its name; `args_json` the JSON array of its arguments, where each binary
+/// argument is `{"_placeholder":true,"num":i}` and its bytes are `buffers[i]` (`buffer_count` of
+/// them); `ack_id` is non-zero when the server asked for an ack: answer it with realtime_ack().
+/// Every pointer is borrowed for the duration of the call.
+pub type realtime_event_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        event: *const c_char,
+        args_json: *const c_char,
+        buffers: *const realtime_buffer,
+        buffer_count: usize,
+        ack_id: u64,
+    ),
+>;
+
+/// The outcome of an emit with ack: on success `error` is NULL and `args_json` (a JSON array),
+/// `buffers` and `buffer_count` are the server's answer; on failure `error` is "operation has timed
+/// out" or "socket has been disconnected" and `args_json` is NULL. Borrowed for the call.
+pub type realtime_ack_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        error: *const c_char,
+        args_json: *const c_char,
+        buffers: *const realtime_buffer,
+        buffer_count: usize,
+    ),
+>;
+
+/// Parses `args_json`: NULL or empty means no arguments; otherwise a JSON array.
+pub(super) fn parse_args(args_json: Option<&str>) -> Result<Vec<Value>> {
+    let Some(text) = args_json.filter(|t| !t.trim().is_empty()) else { return Ok(Vec::new()) };
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(items)) => Ok(items),
+        Ok(_) => Err(Error::InvalidArgument("args_json must be a JSON array, e.g. [\"hello\", 1]".to_owned())),
+        Err(e) => Err(Error::InvalidArgument(format!("args_json is not valid JSON: {e}"))),
+    }
+}
+
+/// Parses a required JSON value argument.
+pub(super) fn parse_json(text: &str, name: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| Error::InvalidArgument(format!("{name} is not valid JSON: {e}")))
+}
+
+/// Copies the application's buffers.
+///
+/// # Safety
+/// `buffers` is NULL (with `count` 0) or points to `count` buffers whose `data` holds `len` bytes.
+unsafe fn copy_buffers(buffers: *const realtime_buffer, count: usize) -> Result<Vec<Vec<u8>>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    if buffers.is_null() {
+        return Err(Error::InvalidArgument("buffers is NULL but buffer_count > 0".to_owned()));
+    }
+    // SAFETY: non-NULL, and the caller promises `count` elements.
+    let views = unsafe { std::slice::from_raw_parts(buffers, count) };
+    views
+        .iter()
+        .enumerate()
+        .map(|(i, view)| {
+            if view.len == 0 {
+                return Ok(Vec::new());
+            }
+            if view.data.is_null() {
+                return Err(Error::InvalidArgument(format!("buffers[{i}].data is NULL")));
+            }
+            // SAFETY: the caller promises `len` readable bytes at `data`.
+            Ok(unsafe { std::slice::from_raw_parts(view.data, view.len) }.to_vec())
+        })
+        .collect()
+}
+
+/// Borrowed views of received attachments, valid while `attachments` lives.
+fn views(attachments: &[Vec<u8>]) -> Vec<realtime_buffer> {
+    attachments.iter().map(|a| realtime_buffer { data: a.as_ptr(), len: a.len() }).collect()
+}
+
+fn json_text(values: &[Value]) -> CString {
+    to_cstring(&serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned()))
+}
+
+fn event_callback(cb: realtime_event_fn, user_data: *mut c_void) -> Option<Callback> {
+    let user_data = UserData(user_data);
+    cb.map(|cb| -> Callback {
+        Arc::new(move |event: &Event| {
+            let user_data = user_data;
+            if let Event::Message(message) = event {
+                let name = to_cstring(&message.name);
+                let args = json_text(&message.args);
+                let buffers = views(&message.attachments);
+                // SAFETY: the application registered `cb` with `user_data`; all pointers outlive the call.
+                unsafe {
+                    cb(user_data.0, name.as_ptr(), args.as_ptr(), buffers.as_ptr(), buffers.len(), message.ack.unwrap_or(0))
+                }
+            }
+        })
+    })
+}
+
+/// Wraps a C ack callback for the core; it runs on the client's event queue.
+pub(super) fn ack_callback(cb: unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char, *const realtime_buffer, usize), user_data: *mut c_void) -> AckCallback {
+    let user_data = UserData(user_data);
+    Box::new(move |outcome: &AckOutcome| {
+        let user_data = user_data;
+        match outcome {
+            AckOutcome::Answered { args, attachments } => {
+                let args = json_text(args);
+                let buffers = views(attachments);
+                // SAFETY: as in event_callback.
+                unsafe { cb(user_data.0, std::ptr::null(), args.as_ptr(), buffers.as_ptr(), buffers.len()) }
+            }
+            AckOutcome::Failed(error) => {
+                let error = to_cstring(error);
+                // SAFETY: as in event_callback.
+                unsafe { cb(user_data.0, error.as_ptr(), std::ptr::null(), std::ptr::null(), 0) }
+            }
+        }
+    })
+}
+
+/// Listens for server events named `event`: `cb` runs for each (see realtime_event_fn).
+/// Returns a listener id (> 0) for realtime_off(), or 0 for a NULL/freed client, a NULL `event` or
+/// a NULL `cb`. Thread: any.
+#[no_mangle]
+pub unsafe extern "C" fn realtime_on(
+    client: *mut realtime_client,
+    event: *const c_char,
+    cb: realtime_event_fn,
+    user_data: *mut c_void,
+) -> u64 {
+    // SAFETY: `event` is NULL or a NUL-terminated string valid for the call.
+    let name = boundary(None, || unsafe { required_str(event, "event") }.map(|e| Some(e.to_owned())));
+    let Some(name) = name else { return 0 };
+    add_listener(client, EventKind::Named(name), false, event_callback(cb, user_data))
+}
+
+/// Like realtime_on(), but the listener is removed before its first call: it runs at most once.
+#[no_mangle]
+pub unsafe extern "C" fn realtime_once(
+    client: *mut realtime_client,
+    event: *const c_char,
+    cb: realtime_event_fn,
+    user_data: *mut c_void,
+) -> u64 {
+    // SAFETY: as in realtime_on.
+    let name = boundary(None, || unsafe { required_str(event, "event") }.map(|e| Some(e.to_owned())));
+    let Some(name) = name else { return 0 };
+    add_listener(client, EventKind::Named(name), true, event_callback(cb, user_data))
+}
+
+/// Listens for every server event, whatever its name (socket.io-client's onAny); catch-all listeners
+/// run before the named ones. Returns a listener id (> 0), or 0 on bad input. Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_on_any(client: *mut realtime_client, cb: realtime_event_fn, user_data: *mut c_void) -> u64 {
+    add_listener(client, EventKind::Any, false, event_callback(cb, user_data))
+}
+
+/// Removes every catch-all listener (realtime_off() removes one). Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_off_any(client: *mut realtime_client) -> realtime_status {
+    boundary_status(|| {
+        lookup(client)?.dispatcher.remove_any_listeners();
+        Ok(())
+    })
+}
+
+/// The emit behind every realtime_emit* export.
+///
+/// # Safety
+/// The pointers follow the rules of realtime_emit_binary.
+#[allow(clippy::too_many_arguments)]
+unsafe fn emit(
+    client: *mut realtime_client,
+    event: *const c_char,
+    args_json: *const c_char,
+    buffers: *const realtime_buffer,
+    buffer_count: usize,
+    volatile: bool,
+    timeout_ms: u32,
+    ack: Option<AckCallback>,
+) -> realtime_status {
+    boundary_status(|| {
+        let entry = lookup_released(client)?;
+        // SAFETY: forwarded from the caller.
+        let name = unsafe { required_str(event, "event") }?.to_owned();
+        // SAFETY: forwarded from the caller.
+        let args = parse_args(unsafe { optional_str(args_json, "args_json") }?)?;
+        // SAFETY: forwarded from the caller.
+        let attachments = unsafe { copy_buffers(buffers, buffer_count) }?;
+        let timeout = (timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms)));
+        entry.socket.emit(EmitRequest { name, args, attachments, volatile, ack, timeout })
+    })
+}
+
+/// Emits `event` with the arguments in `args_json` (a JSON array text, or NULL for none).
+///
+/// Connected: sent at once. Otherwise buffered (up to the maxBufferedEmits option) and sent in order
+/// right after the next connect. Fails with REALTIME_STATUS_RESERVED_EVENT for a reserved name,
+/// REALTIME_STATUS_BUFFER_FULL when the buffer is full, REALTIME_STATUS_PAYLOAD_TOO_LARGE when the
+/// frame exceeds the server's maxPayload, REALTIME_STATUS_INVALID_ARGUMENT for bad JSON.
+/// Both strings are borrowed for the call. Thread: any.
+#[no_mangle]
+pub unsafe extern "C" fn realtime_emit(
+    client: *mut realtime_client,
+    event: *const c_char,
+    args_json: *const c_char,
+) -> realtime_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { emit(client, event, args_json, std::ptr::null(), 0, false, 0, None) }
+}
+
+/// Like realtime_emit(), but dropped (with REALTIME_STATUS_OK) when not connected, never buffered.
+#[no_mangle]
+pub unsafe extern "C" fn realtime_emit_volatile(
+    client: *mut realtime_client,
+    event: *const c_char,
+    args_json: *const c_char,
+) -> realtime_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { emit(client, event, args_json, std::ptr::null(), 0, true, 0, None) }
+}
+
+/// Like realtime_emit(), asking the server for an ack: `cb` runs exactly once, with the server's
+/// answer, or with an error after `timeout_ms` (0: the ackTimeout option; without it, no timeout) or
+/// when the connection drops after the packet was sent ("socket has been disconnected"; packets still
+/// in the offline buffer keep their ack). NULL `cb` is bad input. Thread: any.
+#[no_mangle]
+pub unsafe extern "C" fn realtime_emit_with_ack(
+    client: *mut realtime_client,
+    event: *const c_char,
+    args_json: *const c_char,
+    timeout_ms: u32,
+    cb: realtime_ack_fn,
+    user_data: *mut c_void,
+) -> realtime_status {
+    let Some(cb) = cb else {
+        return super::fail(&Error::InvalidArgument("cb is NULL".to_owned()));
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { emit(client, event, args_json, std::ptr::null(), 0, false, timeout_ms, Some(ack_callback(cb, user_data))) }
+}
+
+/// Emits with binary arguments, sent as binary frames (no base64): `args_json` refers to
+/// `buffers[i]` with `{"_placeholder":true,"num":i}` at any position or depth, e.g.
+/// `["photo", {"name": "a.png", "bytes": {"_placeholder":true,"num":0}}]`. At most 10 buffers; each
+/// is copied before the call returns. `cb` may be NULL (no ack); otherwise it works as in
+/// realtime_emit_with_ack(). Thread: any.
+#[no_mangle]
+pub unsafe extern "C" fn realtime_emit_binary(
+    client: *mut realtime_client,
+    event: *const c_char,
+    args_json: *const c_char,
+    buffers: *const realtime_buffer,
+    buffer_count: usize,
+    timeout_ms: u32,
+    cb: realtime_ack_fn,
+    user_data: *mut c_void,
+) -> realtime_status {
+    let ack = cb.map(|cb| ack_callback(cb, user_data));
+    // SAFETY: forwarded from the caller.
+    unsafe { emit(client, event, args_json, buffers, buffer_count, false, timeout_ms, ack) }
+}
+
+/// Answers the server's ack request `ack_id` (from a realtime_event_fn) with the arguments in
+/// `args_json` (a JSON array text, or NULL for none). Exactly once: a second answer, or an answer
+/// after the connection that asked is gone, fails with REALTIME_STATUS_UNKNOWN_ACK. Not answering is
+/// allowed. May be called from inside the event callback or later, from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn realtime_ack(client: *mut realtime_client, ack_id: u64, args_json: *const c_char) -> realtime_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { realtime_ack_binary(client, ack_id, args_json, std::ptr::null(), 0) }
+}
+
+/// realtime_ack() with binary arguments, as in realtime_emit_binary().
+#[no_mangle]
+pub unsafe extern "C" fn realtime_ack_binary(
+    client: *mut realtime_client,
+    ack_id: u64,
+    args_json: *const c_char,
+    buffers: *const realtime_buffer,
+    buffer_count: usize,
+) -> realtime_status {
+    boundary_status(|| {
+        let entry = lookup_released(client)?;
+        // SAFETY: forwarded from the caller.
+        let args = parse_args(unsafe { optional_str(args_json, "args_json") }?)?;
+        // SAFETY: forwarded from the caller.
+        let attachments = unsafe { copy_buffers(buffers, buffer_count) }?;
+        entry.socket.answer_ack(ack_id, args, attachments)
+    })
+}
+
+/// Opens namespace `nsp` (e.g. "/admin") on the same connection as `client`: one WebSocket, one
+/// heartbeat and one reconnection schedule for both, but its own socket id, listeners, acks and
+/// lifecycle events (socket.io-client's `manager.socket(nsp)`). `options_json` may hold socket options
+/// only (auth, autoConnect, ackTimeout, retries, maxBufferedEmits, echoMessages, bufferMessages,
+/// autoJoinChannels); connection options are the first client's. The new client is independent: free
+/// each with realtime_free(); the connection lives while any of them does. Closing one leaves the others
+/// connected. Returns NULL on bad input (REALTIME_STATUS_NAMESPACE_IN_USE when `nsp` is open on this
+/// connection already). Thread: any.
+#[no_mangle]
+pub unsafe extern "C" fn realtime_new_namespace(
+    client: *mut realtime_client,
+    nsp: *const c_char,
+    options_json: *const c_char,
+) -> *mut realtime_client {
+    boundary(std::ptr::null_mut(), || {
+        let parent = lookup(client)?;
+        // SAFETY: forwarded from the caller.
+        let nsp = unsafe { required_str(nsp, "nsp") }?;
+        // SAFETY: forwarded from the caller.
+        let options = unsafe { optional_str(options_json, "options_json") }?;
+        let dispatcher = Dispatcher::new();
+        let socket = parent.socket.namespace(nsp, options, Arc::clone(&dispatcher) as Arc<dyn EventSink>)?;
+        Ok(register(ClientEntry { socket, dispatcher }))
+    })
+}
+
+/// Whether the current connection recovered the previous session (the server's connection state
+/// recovery): true when the server replayed the events missed while disconnected and kept the
+/// socket id and rooms. false when not connected, on a first connection, or for a NULL/freed client.
+/// Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_is_recovered(client: *const realtime_client) -> bool {
+    boundary(false, || Ok(lookup_released(client)?.socket.is_recovered()))
+}
