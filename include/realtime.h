@@ -276,6 +276,16 @@ realtime_status realtime_open(realtime_client *client);
 realtime_status realtime_close(realtime_client *client);
 
 /**
+ * Tells the client that the network changed (e.g. Wi-Fi to cellular) or that the app returned to the
+ * foreground: a connection that looks alive may be dead without either side knowing yet. The client
+ * drops its connection (on_disconnect gets "transport close") and connects again at once, skipping the
+ * backoff delay; a connection attempt already under way is kept. Does nothing for a closed client.
+ * The connection is shared by every namespace on it. Returns an error status for a NULL/freed client.
+ * Thread: any.
+ */
+realtime_status realtime_reconnect_now(realtime_client *client);
+
+/**
  * Whether the client is connected to its namespace now. false for a NULL or freed client.
  * Thread: any.
  */

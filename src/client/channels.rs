@@ -32,7 +32,11 @@ pub fn members_packet(channel: &str) -> (String, Vec<Value>) {
 }
 
 /// A broadcast (`channel` None) or a message to one channel.
-pub fn message_packet(channel: Option<&str>, event_name: &str, message: Value) -> (String, Vec<Value>) {
+pub fn message_packet(
+    channel: Option<&str>,
+    event_name: &str,
+    message: Value,
+) -> (String, Vec<Value>) {
     let mut payload = json!({ "eventName": event_name, "message": message });
     if let Some(channel) = channel {
         payload["channel"] = Value::String(channel.to_owned());
@@ -82,7 +86,11 @@ pub fn parse_envelope(event: &IncomingEvent) -> Option<ChannelEnvelope> {
         ),
         _ => (None, message.clone()),
     };
-    Some(ChannelEnvelope { channel, member_id, data })
+    Some(ChannelEnvelope {
+        channel,
+        member_id,
+        data,
+    })
 }
 
 #[cfg(test)]
@@ -91,11 +99,20 @@ mod tests {
 
     #[test]
     fn payloads_use_agnost_vocabulary() {
-        assert_eq!(join_packet("room"), ("join".to_owned(), vec![json!({"channel":"room"})]));
+        assert_eq!(
+            join_packet("room"),
+            ("join".to_owned(), vec![json!({"channel":"room"})])
+        );
         assert_eq!(leave_packet("room").1, vec![json!({"channel":"room"})]);
-        assert_eq!(update_packet(&json!({"name":"ann"})).1, vec![json!({"data":{"name":"ann"}})]);
+        assert_eq!(
+            update_packet(&json!({"name":"ann"})).1,
+            vec![json!({"data":{"name":"ann"}})]
+        );
         assert_eq!(members_packet("room").1, vec![json!({"channel":"room"})]);
-        assert_eq!(message_packet(None, "chat", json!("hi")).1, vec![json!({"eventName":"chat","message":"hi"})]);
+        assert_eq!(
+            message_packet(None, "chat", json!("hi")).1,
+            vec![json!({"eventName":"chat","message":"hi"})]
+        );
         assert_eq!(
             message_packet(Some("room"), "chat", json!({"t":1})).1,
             vec![json!({"channel":"room","eventName":"chat","message":{"t":1}})]
@@ -110,9 +127,22 @@ mod tests {
             attachments: vec![],
             ack: None,
         };
-        let e = parse_envelope(&event(json!([{"channel":"room","message":{"id":"abc","data":{"name":"ann"}}}]))).unwrap();
-        assert_eq!(e, ChannelEnvelope { channel: Some("room".into()), member_id: Some("abc".into()), data: json!({"name":"ann"}) });
-        let e = parse_envelope(&event(json!([{"channel":null,"message":{"id":"x","data":"hi"}}]))).unwrap();
+        let e = parse_envelope(&event(
+            json!([{"channel":"room","message":{"id":"abc","data":{"name":"ann"}}}]),
+        ))
+        .unwrap();
+        assert_eq!(
+            e,
+            ChannelEnvelope {
+                channel: Some("room".into()),
+                member_id: Some("abc".into()),
+                data: json!({"name":"ann"})
+            }
+        );
+        let e = parse_envelope(&event(
+            json!([{"channel":null,"message":{"id":"x","data":"hi"}}]),
+        ))
+        .unwrap();
         assert_eq!((e.channel, e.data), (None, json!("hi")));
         assert!(parse_envelope(&event(json!(["plain"]))).is_none());
         assert!(parse_envelope(&event(json!([{"channel":1,"message":{}}]))).is_none());

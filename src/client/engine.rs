@@ -31,13 +31,17 @@ impl From<TransportError> for OpenFailure {
     fn from(err: TransportError) -> Self {
         let data = match &err {
             TransportError::Http { status, body } => {
-                let body = serde_json::from_str::<Value>(body).unwrap_or_else(|_| Value::String(body.clone()));
+                let body = serde_json::from_str::<Value>(body)
+                    .unwrap_or_else(|_| Value::String(body.clone()));
                 json!({ "type": "TransportError", "status": status, "body": body })
             }
             TransportError::Tls(_) => json!({ "type": "TlsError" }),
             _ => json!({ "type": "TransportError" }),
         };
-        OpenFailure { message: err.to_string(), data }
+        OpenFailure {
+            message: err.to_string(),
+            data,
+        }
     }
 }
 
@@ -76,31 +80,57 @@ impl EngineConnection {
         let ws = transport::connect(&target.url, &target.headers, target.tls.as_ref()).await?;
         let (sink, mut reader) = ws.split();
         let handshake = loop {
-            let failure = |message: String| OpenFailure { message, data: json!({ "type": "TransportError" }) };
+            let failure = |message: String| OpenFailure {
+                message,
+                data: json!({ "type": "TransportError" }),
+            };
             match reader.next().await {
                 Some(Ok(Message::Text(text))) => match EnginePacket::decode_text(&text) {
                     Ok(EnginePacket::Open(handshake)) => break handshake,
-                    Ok(other) => return Err(failure(format!("expected the Engine.IO handshake, got {other:?}"))),
+                    Ok(other) => {
+                        return Err(failure(format!(
+                            "expected the Engine.IO handshake, got {other:?}"
+                        )))
+                    }
                     Err(e) => return Err(failure(format!("invalid Engine.IO handshake: {e}"))),
                 },
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 Some(Ok(Message::Close(_))) | None => {
-                    return Err(failure("the server closed the connection during the handshake".to_owned()))
+                    return Err(failure(
+                        "the server closed the connection during the handshake".to_owned(),
+                    ))
                 }
-                Some(Ok(_)) => return Err(failure("expected the Engine.IO handshake, got a binary frame".to_owned())),
-                Some(Err(e)) => return Err(failure(format!("transport error during the handshake: {e}"))),
+                Some(Ok(_)) => {
+                    return Err(failure(
+                        "expected the Engine.IO handshake, got a binary frame".to_owned(),
+                    ))
+                }
+                Some(Err(e)) => {
+                    return Err(failure(format!(
+                        "transport error during the handshake: {e}"
+                    )))
+                }
             }
         };
         let (writer, writer_rx) = mpsc::unbounded_channel();
         let (failed_tx, writer_failed) = oneshot::channel();
         tokio::spawn(write_loop(sink, writer_rx, failed_tx));
         let heartbeat_deadline_ms = clock::now_ms() + heartbeat_window_ms(&handshake);
-        Ok(Self { handshake, reader, writer, writer_failed, heartbeat_deadline_ms, reassembler: BinaryReassembler::new() })
+        Ok(Self {
+            handshake,
+            reader,
+            writer,
+            writer_failed,
+            heartbeat_deadline_ms,
+            reassembler: BinaryReassembler::new(),
+        })
     }
 
     /// Queues a Socket.IO packet: its text frame, then one binary frame per attachment.
     pub fn send_packet(&self, packet: &Packet) {
-        let text = EnginePacket::Message(packet.encode()).encode_text().unwrap_or_default();
+        let text = EnginePacket::Message(packet.encode())
+            .encode_text()
+            .unwrap_or_default();
         let _ = self.writer.send(Message::text(text));
         for attachment in &packet.attachments {
             let _ = self.writer.send(Message::binary(attachment.clone()));
@@ -118,7 +148,8 @@ impl EngineConnection {
             let decoded = match frame {
                 Some(Ok(Message::Text(text))) => match EnginePacket::decode_text(&text) {
                     Ok(EnginePacket::Ping(data)) => {
-                        self.heartbeat_deadline_ms = clock::now_ms() + heartbeat_window_ms(&self.handshake);
+                        self.heartbeat_deadline_ms =
+                            clock::now_ms() + heartbeat_window_ms(&self.handshake);
                         let pong = EnginePacket::Pong(data).encode_text().unwrap_or_default();
                         let _ = self.writer.send(Message::text(pong));
                         continue;
@@ -129,7 +160,9 @@ impl EngineConnection {
                     Err(_) => return EngineEvent::Closed("parse error"),
                 },
                 Some(Ok(Message::Binary(bytes))) => self.reassembler.feed_binary(bytes.to_vec()),
-                Some(Ok(Message::Close(_))) | None => return EngineEvent::Closed("transport close"),
+                Some(Ok(Message::Close(_))) | None => {
+                    return EngineEvent::Closed("transport close")
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(err)) => return EngineEvent::Closed(classify_read_error(&err)),
             };
@@ -144,7 +177,9 @@ impl EngineConnection {
 
 /// The client's heartbeat window: a ping must arrive within `pingInterval + pingTimeout`.
 fn heartbeat_window_ms(handshake: &Handshake) -> u64 {
-    handshake.ping_interval_ms.saturating_add(handshake.ping_timeout_ms)
+    handshake
+        .ping_interval_ms
+        .saturating_add(handshake.ping_timeout_ms)
 }
 
 /// A peer that vanished (reset, EOF without a close frame) is a `transport close`, like a browser's

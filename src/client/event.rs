@@ -18,7 +18,10 @@ pub struct IncomingEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AckOutcome {
     /// The server's answer (placeholders and attachments as in [`IncomingEvent`]).
-    Answered { args: Vec<Value>, attachments: Vec<Vec<u8>> },
+    Answered {
+        args: Vec<Value>,
+        attachments: Vec<Vec<u8>>,
+    },
     /// "operation has timed out" or "socket has been disconnected".
     Failed(String),
 }
@@ -43,7 +46,10 @@ pub enum Event {
     /// The server emitted an event.
     Message(IncomingEvent),
     /// An emit's ack arrived, timed out, or was failed by a disconnection.
-    AckResult { callback: AckCallback, outcome: AckOutcome },
+    AckResult {
+        callback: AckCallback,
+        outcome: AckOutcome,
+    },
 }
 
 impl std::fmt::Debug for Event {

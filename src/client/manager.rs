@@ -31,13 +31,40 @@ pub struct ReconnectPolicy {
 
 /// What sockets ask of the manager task. Generations let the task drop work a later call superseded.
 pub enum Command {
-    Attach { key: u64, config: SocketConfig, shared: Arc<SocketShared> },
-    Open { key: u64, generation: u64 },
-    Close { key: u64, generation: u64 },
-    Detach { key: u64 },
-    Emit { key: u64, emit: EmitCommand },
-    AnswerAck { key: u64, server_id: u64, epoch: u64, args: Vec<Value>, attachments: Vec<Vec<u8>> },
-    Channel { key: u64, command: ChannelCommand },
+    Attach {
+        key: u64,
+        config: SocketConfig,
+        shared: Arc<SocketShared>,
+    },
+    Open {
+        key: u64,
+        generation: u64,
+    },
+    Close {
+        key: u64,
+        generation: u64,
+    },
+    Detach {
+        key: u64,
+    },
+    Emit {
+        key: u64,
+        emit: EmitCommand,
+    },
+    AnswerAck {
+        key: u64,
+        server_id: u64,
+        epoch: u64,
+        args: Vec<Value>,
+        attachments: Vec<Vec<u8>>,
+    },
+    Channel {
+        key: u64,
+        command: ChannelCommand,
+    },
+    /// The network changed or the app came back to the foreground: the connection may be dead
+    /// without either side knowing. Drop it and connect again now, skipping the backoff delay.
+    ReconnectNow,
 }
 
 type OpenFuture = Pin<Box<dyn Future<Output = Result<EngineConnection, OpenFailure>> + Send>>;
@@ -78,7 +105,11 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
 }
 
 impl ManagerTask {
-    pub fn new(target: EngineTarget, policy: ReconnectPolicy, commands: mpsc::UnboundedReceiver<Command>) -> Self {
+    pub fn new(
+        target: EngineTarget,
+        policy: ReconnectPolicy,
+        commands: mpsc::UnboundedReceiver<Command>,
+    ) -> Self {
         let backoff = ReconnectBackoff::new(
             policy.delay.as_millis() as u64,
             policy.delay_max.as_millis() as u64,
@@ -98,7 +129,11 @@ impl ManagerTask {
 
     pub async fn run(mut self) {
         loop {
-            let ack_deadline = self.slots.values().filter_map(SocketSlot::next_deadline).min();
+            let ack_deadline = self
+                .slots
+                .values()
+                .filter_map(SocketSlot::next_deadline)
+                .min();
             let commands = &mut self.commands;
             let step = match &mut self.phase {
                 Phase::Idle => tokio::select! {
@@ -146,11 +181,17 @@ impl ManagerTask {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Attach { key, config, shared } => {
+            Command::Attach {
+                key,
+                config,
+                shared,
+            } => {
                 self.slots.insert(key, SocketSlot::new(config, shared));
             }
             Command::Open { key, generation } => {
-                let Some(slot) = self.slots.get_mut(&key) else { return };
+                let Some(slot) = self.slots.get_mut(&key) else {
+                    return;
+                };
                 slot.generation = generation;
                 slot.active = true;
                 match &self.phase {
@@ -161,7 +202,9 @@ impl ManagerTask {
                 }
             }
             Command::Close { key, generation } => {
-                let Some(slot) = self.slots.get_mut(&key) else { return };
+                let Some(slot) = self.slots.get_mut(&key) else {
+                    return;
+                };
                 slot.generation = generation;
                 self.deactivate(key);
                 self.close_engine_if_unused();
@@ -177,12 +220,19 @@ impl ManagerTask {
                     slot.emit(emit, connection);
                 }
             }
-            Command::AnswerAck { key, server_id, epoch, args, attachments } => {
+            Command::AnswerAck {
+                key,
+                server_id,
+                epoch,
+                args,
+                attachments,
+            } => {
                 let connection = connection_of(&self.phase);
                 if let Some(slot) = self.slots.get_mut(&key) {
                     slot.answer_ack(server_id, epoch, args, attachments, connection);
                 }
             }
+            Command::ReconnectNow => self.reconnect_now(),
             Command::Channel { key, command } => {
                 let connection = connection_of(&self.phase);
                 if let Some(slot) = self.slots.get_mut(&key) {
@@ -195,7 +245,9 @@ impl ManagerTask {
     /// The application closed the socket: leave the namespace if the server had accepted it.
     fn deactivate(&mut self, key: u64) {
         let connection = connection_of(&self.phase);
-        let Some(slot) = self.slots.get_mut(&key) else { return };
+        let Some(slot) = self.slots.get_mut(&key) else {
+            return;
+        };
         slot.active = false;
         if slot.connected {
             if let Some(connection) = connection {
@@ -229,7 +281,9 @@ impl ManagerTask {
     fn start_open(&mut self) {
         self.skip_reconnect = false;
         let target = Arc::clone(&self.target);
-        self.phase = Phase::Connecting(Box::pin(async move { EngineConnection::open(&target).await }));
+        self.phase = Phase::Connecting(Box::pin(
+            async move { EngineConnection::open(&target).await },
+        ));
     }
 
     fn publish_to_active(&self, event: impl Fn() -> Event) {
@@ -240,7 +294,12 @@ impl ManagerTask {
 
     fn on_open(&mut self, connection: EngineConnection) {
         self.phase = Phase::Open(Box::new(connection));
-        let keys: Vec<u64> = self.slots.iter().filter(|(_, s)| s.active).map(|(k, _)| *k).collect();
+        let keys: Vec<u64> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.active)
+            .map(|(k, _)| *k)
+            .collect();
         for key in keys {
             self.send_connect(key);
         }
@@ -253,8 +312,12 @@ impl ManagerTask {
     }
 
     fn send_connect(&mut self, key: u64) {
-        let Phase::Open(connection) = &self.phase else { return };
-        let Some(slot) = self.slots.get_mut(&key) else { return };
+        let Phase::Open(connection) = &self.phase else {
+            return;
+        };
+        let Some(slot) = self.slots.get_mut(&key) else {
+            return;
+        };
         if slot.connect_sent || slot.connected {
             return;
         }
@@ -264,7 +327,10 @@ impl ManagerTask {
 
     fn on_open_failed(&mut self, failure: OpenFailure) {
         self.phase = Phase::Idle;
-        self.publish_to_active(|| Event::Error { message: failure.message.clone(), data: failure.data.clone() });
+        self.publish_to_active(|| Event::Error {
+            message: failure.message.clone(),
+            data: failure.data.clone(),
+        });
         self.reconnecting = false;
         self.schedule_reconnect();
     }
@@ -289,11 +355,28 @@ impl ManagerTask {
         self.phase = Phase::Waiting(Instant::now() + delay);
     }
 
+    fn reconnect_now(&mut self) {
+        if !self.slots.values().any(|slot| slot.active) {
+            return;
+        }
+        match &self.phase {
+            Phase::Open(_) => self.on_close("transport close"),
+            Phase::Idle => self.start_open(),
+            // One attempt at a time: the one under way is already fresh.
+            Phase::Connecting(_) | Phase::Waiting(_) => {}
+        }
+        if let Phase::Waiting(deadline) = &mut self.phase {
+            *deadline = Instant::now();
+        }
+    }
+
     fn on_retry(&mut self) {
         let attempt = self.backoff.attempts();
         self.publish_to_active(|| Event::ReconnectAttempt(attempt));
         let target = Arc::clone(&self.target);
-        self.phase = Phase::Connecting(Box::pin(async move { EngineConnection::open(&target).await }));
+        self.phase = Phase::Connecting(Box::pin(
+            async move { EngineConnection::open(&target).await },
+        ));
     }
 
     fn on_close(&mut self, reason: &'static str) {
@@ -304,7 +387,9 @@ impl ManagerTask {
             if was_connected {
                 slot.publish(|state| {
                     state.set_disconnected();
-                    Some(Event::Disconnect { reason: reason.to_owned() })
+                    Some(Event::Disconnect {
+                        reason: reason.to_owned(),
+                    })
                 });
             }
         }
@@ -318,7 +403,13 @@ impl ManagerTask {
             _ => return,
         };
         let connection = connection_of(&self.phase);
-        let Some(slot) = self.slots.values_mut().find(|slot| slot.config.nsp == packet.nsp) else { return };
+        let Some(slot) = self
+            .slots
+            .values_mut()
+            .find(|slot| slot.config.nsp == packet.nsp)
+        else {
+            return;
+        };
         match packet.kind {
             PacketType::Connect => {
                 if !std::mem::take(&mut slot.connect_sent) {
@@ -353,7 +444,9 @@ impl ManagerTask {
                 if was_connected {
                     slot.publish(|state| {
                         state.set_disconnected();
-                        Some(Event::Disconnect { reason: "io server disconnect".to_owned() })
+                        Some(Event::Disconnect {
+                            reason: "io server disconnect".to_owned(),
+                        })
                     });
                 }
                 self.close_engine_if_unused();

@@ -65,10 +65,16 @@ impl ManagerHandle {
         let task = ManagerTask::new(target, policy, receiver);
         runtime::runtime().spawn(async move {
             if AssertUnwindSafe(task.run()).catch_unwind().await.is_err() {
-                eprintln!("realtime: internal error: the connection task panicked; the client is stopped");
+                eprintln!(
+                    "realtime: internal error: the connection task panicked; the client is stopped"
+                );
             }
         });
-        Ok(Arc::new(Self { commands, next_key: AtomicU64::new(1), namespaces: Mutex::new(HashSet::new()) }))
+        Ok(Arc::new(Self {
+            commands,
+            next_key: AtomicU64::new(1),
+            namespaces: Mutex::new(HashSet::new()),
+        }))
     }
 
     fn send(&self, command: Command) -> Result<()> {
@@ -113,20 +119,40 @@ impl Socket {
 
     /// Opens namespace `nsp` on this socket's connection (socket.io-client's `manager.socket(nsp)`),
     /// with socket options only (`auth`, `autoConnect`, `ackTimeout`, `retries`, …).
-    pub fn namespace(&self, nsp: &str, options_json: Option<&str>, sink: Arc<dyn EventSink>) -> Result<Self> {
+    pub fn namespace(
+        &self,
+        nsp: &str,
+        options_json: Option<&str>,
+        sink: Arc<dyn EventSink>,
+    ) -> Result<Self> {
         if !nsp.starts_with('/') {
-            return Err(Error::InvalidArgument(format!("namespace {nsp:?} must start with '/'")));
+            return Err(Error::InvalidArgument(format!(
+                "namespace {nsp:?} must start with '/'"
+            )));
         }
         let options = ClientOptions::socket_options_from_json(options_json)?;
         Self::attach(Arc::clone(&self.manager), nsp, &options, sink)
     }
 
-    fn attach(manager: Arc<ManagerHandle>, nsp: &str, options: &ClientOptions, sink: Arc<dyn EventSink>) -> Result<Self> {
-        if !manager.namespaces.lock().unwrap_or_else(|p| p.into_inner()).insert(nsp.to_owned()) {
+    fn attach(
+        manager: Arc<ManagerHandle>,
+        nsp: &str,
+        options: &ClientOptions,
+        sink: Arc<dyn EventSink>,
+    ) -> Result<Self> {
+        if !manager
+            .namespaces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(nsp.to_owned())
+        {
             return Err(Error::NamespaceInUse(nsp.to_owned()));
         }
         let key = manager.next_key.fetch_add(1, Ordering::Relaxed);
-        let limits = SocketLimits { max_buffered: options.max_buffered_emits, queued: options.retries.is_some() };
+        let limits = SocketLimits {
+            max_buffered: options.max_buffered_emits,
+            queued: options.retries.is_some(),
+        };
         let shared = Arc::new(SocketShared::new(sink, limits));
         let config = SocketConfig {
             nsp: nsp.to_owned(),
@@ -144,7 +170,11 @@ impl Socket {
             auto_join_channels: options.auto_join_channels,
             buffer_messages: options.buffer_messages,
         };
-        socket.manager.send(Command::Attach { key, config, shared })?;
+        socket.manager.send(Command::Attach {
+            key,
+            config,
+            shared,
+        })?;
         if options.auto_connect {
             socket.open()?;
         }
@@ -154,7 +184,10 @@ impl Socket {
     /// Connects (idempotent); re-enables reconnection after a close.
     pub fn open(&self) -> Result<()> {
         let generation = self.shared.next_generation(|_| None);
-        self.manager.send(Command::Open { key: self.key, generation })
+        self.manager.send(Command::Open {
+            key: self.key,
+            generation,
+        })
     }
 
     /// Disconnects (idempotent). If connected, `io client disconnect` is published before this returns.
@@ -162,16 +195,26 @@ impl Socket {
         let generation = self.shared.next_generation(|state| {
             if state.is_connected() {
                 state.set_disconnected();
-                Some(Event::Disconnect { reason: "io client disconnect".to_owned() })
+                Some(Event::Disconnect {
+                    reason: "io client disconnect".to_owned(),
+                })
             } else {
                 None
             }
         });
-        self.manager.send(Command::Close { key: self.key, generation })
+        self.manager.send(Command::Close {
+            key: self.key,
+            generation,
+        })
     }
 
     pub fn is_connected(&self) -> bool {
         self.shared.is_connected()
+    }
+
+    /// Drops the connection (shared by every namespace on it) and connects again at once.
+    pub fn reconnect_now(&self) -> Result<()> {
+        self.manager.send(Command::ReconnectNow)
     }
 
     pub fn id(&self) -> Option<String> {
@@ -207,19 +250,41 @@ impl Socket {
             timeout: request.timeout,
             counted,
         };
-        self.manager.send(Command::Emit { key: self.key, emit })
+        self.manager.send(Command::Emit {
+            key: self.key,
+            emit,
+        })
     }
 
     /// Answers the server's ack request `handle` (from [`IncomingEvent::ack`]) exactly once.
-    pub fn answer_ack(&self, handle: u64, args: Vec<Value>, attachments: Vec<Vec<u8>>) -> Result<()> {
+    pub fn answer_ack(
+        &self,
+        handle: u64,
+        args: Vec<Value>,
+        attachments: Vec<Vec<u8>>,
+    ) -> Result<()> {
         self.check_payload(args.clone(), &attachments, Some(0))?;
-        let (server_id, epoch) = self.shared.take_server_ack(handle).ok_or(Error::UnknownAck(handle))?;
-        self.manager.send(Command::AnswerAck { key: self.key, server_id, epoch, args, attachments })
+        let (server_id, epoch) = self
+            .shared
+            .take_server_ack(handle)
+            .ok_or(Error::UnknownAck(handle))?;
+        self.manager.send(Command::AnswerAck {
+            key: self.key,
+            server_id,
+            epoch,
+            args,
+            attachments,
+        })
     }
 
     /// Checks what the server would refuse by dropping the connection: too many attachments, a
     /// placeholder without its buffer, a frame over `maxPayload`.
-    fn check_payload(&self, items: Vec<Value>, attachments: &[Vec<u8>], ack_id: Option<u64>) -> Result<()> {
+    fn check_payload(
+        &self,
+        items: Vec<Value>,
+        attachments: &[Vec<u8>],
+        ack_id: Option<u64>,
+    ) -> Result<()> {
         if attachments.len() > MAX_ATTACHMENTS {
             return Err(Error::InvalidArgument(format!(
                 "{} binary attachments; the server accepts at most {MAX_ATTACHMENTS}",
@@ -233,13 +298,27 @@ impl Socket {
             )
         })?;
         let max = self.shared.max_payload();
-        let Value::Array(items) = items else { unreachable!("built as an array") };
+        let Value::Array(items) = items else {
+            unreachable!("built as an array")
+        };
         let packet = match ack_id {
             Some(id) => Packet::ack(&self.nsp, id, items, attachments.to_vec()),
-            None => Packet::event(&self.nsp, items, attachments.to_vec(), Some(u64::from(u32::MAX))),
+            None => Packet::event(
+                &self.nsp,
+                items,
+                attachments.to_vec(),
+                Some(u64::from(u32::MAX)),
+            ),
         };
-        let text = EnginePacket::Message(packet.encode()).encode_text().unwrap_or_default();
-        let largest = attachments.iter().map(Vec::len).chain([text.len()]).max().unwrap_or(0);
+        let text = EnginePacket::Message(packet.encode())
+            .encode_text()
+            .unwrap_or_default();
+        let largest = attachments
+            .iter()
+            .map(Vec::len)
+            .chain([text.len()])
+            .max()
+            .unwrap_or(0);
         if largest as u64 > max {
             return Err(Error::PayloadTooLarge { size: largest, max });
         }
@@ -249,24 +328,51 @@ impl Socket {
     // ----------------------------------------------------------------------------------------------
     // Agnost channels
 
-    fn emit_channel_event(&self, (name, args): (String, Vec<Value>), volatile: bool, ack: Option<AckCallback>) -> Result<()> {
-        self.emit(EmitRequest { name, args, attachments: Vec::new(), volatile, ack, timeout: None })
+    fn emit_channel_event(
+        &self,
+        (name, args): (String, Vec<Value>),
+        volatile: bool,
+        ack: Option<AckCallback>,
+    ) -> Result<()> {
+        self.emit(EmitRequest {
+            name,
+            args,
+            attachments: Vec::new(),
+            volatile,
+            ack,
+            timeout: None,
+        })
     }
 
     /// Sends `message` as `event_name` to every client (`channel` None) or to one channel.
-    pub fn send_message(&self, channel: Option<&str>, event_name: &str, message: Value) -> Result<()> {
+    pub fn send_message(
+        &self,
+        channel: Option<&str>,
+        event_name: &str,
+        message: Value,
+    ) -> Result<()> {
         if event_name.is_empty() {
             return Err(Error::InvalidArgument("event_name is empty".to_owned()));
         }
-        self.emit_channel_event(channels::message_packet(channel, event_name, message), !self.buffer_messages, None)
+        self.emit_channel_event(
+            channels::message_packet(channel, event_name, message),
+            !self.buffer_messages,
+            None,
+        )
     }
 
     pub fn join(&self, channel: &str) -> Result<()> {
-        self.membership(ChannelCommand::Join(channel.to_owned()), channels::join_packet(channel))
+        self.membership(
+            ChannelCommand::Join(channel.to_owned()),
+            channels::join_packet(channel),
+        )
     }
 
     pub fn leave(&self, channel: &str) -> Result<()> {
-        self.membership(ChannelCommand::Leave(channel.to_owned()), channels::leave_packet(channel))
+        self.membership(
+            ChannelCommand::Leave(channel.to_owned()),
+            channels::leave_packet(channel),
+        )
     }
 
     pub fn update_profile(&self, data: Value) -> Result<()> {
@@ -279,11 +385,16 @@ impl Socket {
     fn membership(&self, command: ChannelCommand, packet: (String, Vec<Value>)) -> Result<()> {
         if self.auto_join_channels {
             self.check_payload(
-                std::iter::once(Value::String(packet.0.clone())).chain(packet.1.iter().cloned()).collect(),
+                std::iter::once(Value::String(packet.0.clone()))
+                    .chain(packet.1.iter().cloned())
+                    .collect(),
                 &[],
                 None,
             )?;
-            self.manager.send(Command::Channel { key: self.key, command })
+            self.manager.send(Command::Channel {
+                key: self.key,
+                command,
+            })
         } else {
             self.emit_channel_event(packet, false, None)
         }
@@ -299,6 +410,10 @@ impl Drop for Socket {
     fn drop(&mut self) {
         self.shared.next_generation(|_| None);
         let _ = self.manager.send(Command::Detach { key: self.key });
-        self.manager.namespaces.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.nsp);
+        self.manager
+            .namespaces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.nsp);
     }
 }

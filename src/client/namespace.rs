@@ -138,7 +138,8 @@ impl SocketSlot {
         if let Some(auth) = &self.config.auth {
             payload.extend(auth.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
-        let payload = (!payload.is_empty() || self.config.auth.is_some()).then_some(Value::Object(payload));
+        let payload =
+            (!payload.is_empty() || self.config.auth.is_some()).then_some(Value::Object(payload));
         Packet::connect(&self.config.nsp, payload)
     }
 
@@ -167,7 +168,16 @@ impl SocketSlot {
         }
         let timeout = emit.timeout.or(self.config.ack_timeout);
         let ack = emit.ack.map(AckKind::User);
-        self.send_event(emit.name, emit.args, emit.attachments, ack, timeout, emit.volatile, emit.counted, connection);
+        self.send_event(
+            emit.name,
+            emit.args,
+            emit.attachments,
+            ack,
+            timeout,
+            emit.volatile,
+            emit.counted,
+            connection,
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -186,7 +196,13 @@ impl SocketSlot {
             let id = self.next_ack_id;
             self.next_ack_id += 1;
             // The timer starts now, even if the packet waits in the buffer.
-            self.acks.insert(id, PendingAck { deadline: timeout.map(|t| Instant::now() + t), kind });
+            self.acks.insert(
+                id,
+                PendingAck {
+                    deadline: timeout.map(|t| Instant::now() + t),
+                    kind,
+                },
+            );
             id
         });
         let mut items = Vec::with_capacity(args.len() + 1);
@@ -216,18 +232,39 @@ impl SocketSlot {
             return;
         }
         let timeout = self.config.ack_timeout;
-        let Some(first) = self.queue.front_mut() else { return };
+        let Some(first) = self.queue.front_mut() else {
+            return;
+        };
         if first.pending && !force {
             return;
         }
         first.pending = true;
         first.tries += 1;
-        let (seq, name, args, attachments) = (first.seq, first.name.clone(), first.args.clone(), first.attachments.clone());
+        let (seq, name, args, attachments) = (
+            first.seq,
+            first.name.clone(),
+            first.args.clone(),
+            first.attachments.clone(),
+        );
         let timeout = first.timeout.or(timeout);
-        self.send_event(name, args, attachments, Some(AckKind::Queue(seq)), timeout, false, false, connection);
+        self.send_event(
+            name,
+            args,
+            attachments,
+            Some(AckKind::Queue(seq)),
+            timeout,
+            false,
+            false,
+            connection,
+        );
     }
 
-    fn on_queue_result(&mut self, seq: u64, outcome: AckOutcome, connection: Option<&EngineConnection>) {
+    fn on_queue_result(
+        &mut self,
+        seq: u64,
+        outcome: AckOutcome,
+        connection: Option<&EngineConnection>,
+    ) {
         if self.queue.front().map(|q| q.seq) != Some(seq) {
             return;
         }
@@ -296,7 +333,11 @@ impl SocketSlot {
         if !self.config.auto_join_channels {
             return;
         }
-        let mut packets: Vec<(String, Vec<Value>)> = self.joined.iter().map(|c| channels::join_packet(c)).collect();
+        let mut packets: Vec<(String, Vec<Value>)> = self
+            .joined
+            .iter()
+            .map(|c| channels::join_packet(c))
+            .collect();
         if let Some(profile) = &self.profile {
             packets.push(channels::update_packet(profile));
         }
@@ -310,7 +351,12 @@ impl SocketSlot {
 
     /// The server accepted the CONNECT. In socket.io-client's order: state, events received before
     /// the reply, the send buffer, the retry queue, then `connect`.
-    pub fn on_connect_reply(&mut self, data: &Map<String, Value>, connection: Option<&EngineConnection>, max_payload: u64) {
+    pub fn on_connect_reply(
+        &mut self,
+        data: &Map<String, Value>,
+        connection: Option<&EngineConnection>,
+        max_payload: u64,
+    ) {
         let Some(sid) = data.get("sid").and_then(Value::as_str) else {
             self.publish(|_| {
                 Some(Event::Error {
@@ -352,8 +398,15 @@ impl SocketSlot {
 
     pub fn on_event(&mut self, packet: Packet) {
         let server_ack = packet.id;
-        let Some((name, args)) = packet.event_name_and_args() else { return };
-        let event = IncomingEvent { name, args: args.to_vec(), attachments: packet.attachments, ack: server_ack };
+        let Some((name, args)) = packet.event_name_and_args() else {
+            return;
+        };
+        let event = IncomingEvent {
+            name,
+            args: args.to_vec(),
+            attachments: packet.attachments,
+            ack: server_ack,
+        };
         if self.connected {
             self.deliver_event(event);
         } else if self.connect_sent {
@@ -377,16 +430,26 @@ impl SocketSlot {
 
     pub fn on_ack(&mut self, packet: Packet, connection: Option<&EngineConnection>) {
         let Some(id) = packet.id else { return };
-        let Some(pending) = self.acks.remove(&id) else { return };
+        let Some(pending) = self.acks.remove(&id) else {
+            return;
+        };
         let args = match packet.data {
             Some(Value::Array(items)) => items,
             _ => Vec::new(),
         };
-        let outcome = AckOutcome::Answered { args, attachments: packet.attachments };
+        let outcome = AckOutcome::Answered {
+            args,
+            attachments: packet.attachments,
+        };
         self.finish_ack(pending.kind, outcome, connection);
     }
 
-    fn finish_ack(&mut self, kind: AckKind, outcome: AckOutcome, connection: Option<&EngineConnection>) {
+    fn finish_ack(
+        &mut self,
+        kind: AckKind,
+        outcome: AckOutcome,
+        connection: Option<&EngineConnection>,
+    ) {
         match kind {
             AckKind::User(callback) => self.shared.deliver(Event::AckResult { callback, outcome }),
             AckKind::Queue(seq) => self.on_queue_result(seq, outcome, connection),
@@ -402,10 +465,19 @@ impl SocketSlot {
         self.connect_sent = false;
         self.receive_buffer.clear();
         let buffered: BTreeSet<u64> = self.send_buffer.iter().filter_map(|p| p.id).collect();
-        let failed: Vec<u64> = self.acks.keys().copied().filter(|id| !buffered.contains(id)).collect();
+        let failed: Vec<u64> = self
+            .acks
+            .keys()
+            .copied()
+            .filter(|id| !buffered.contains(id))
+            .collect();
         for id in failed {
             if let Some(pending) = self.acks.remove(&id) {
-                self.finish_ack(pending.kind, AckOutcome::Failed(ACK_DISCONNECTED.to_owned()), None);
+                self.finish_ack(
+                    pending.kind,
+                    AckOutcome::Failed(ACK_DISCONNECTED.to_owned()),
+                    None,
+                );
             }
         }
     }
@@ -416,17 +488,27 @@ impl SocketSlot {
 
     /// Fails the acks whose time is up, and takes their packets out of the send buffer.
     pub fn expire_acks(&mut self, now: Instant, connection: Option<&EngineConnection>) {
-        let expired: Vec<u64> =
-            self.acks.iter().filter(|(_, a)| a.deadline.is_some_and(|d| d <= now)).map(|(id, _)| *id).collect();
+        let expired: Vec<u64> = self
+            .acks
+            .iter()
+            .filter(|(_, a)| a.deadline.is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
         for id in expired {
-            let Some(pending) = self.acks.remove(&id) else { continue };
+            let Some(pending) = self.acks.remove(&id) else {
+                continue;
+            };
             let before = self.send_buffer.len();
             self.send_buffer.retain(|p| p.id != Some(id));
             let removed = before - self.send_buffer.len();
             if removed > 0 {
                 self.shared.adjust_buffered(0, removed);
             }
-            self.finish_ack(pending.kind, AckOutcome::Failed(ACK_TIMED_OUT.to_owned()), connection);
+            self.finish_ack(
+                pending.kind,
+                AckOutcome::Failed(ACK_TIMED_OUT.to_owned()),
+                connection,
+            );
         }
     }
 }

@@ -105,7 +105,10 @@ impl ClientOptions {
         let options = Self::from_json(json)?;
         if let Some(json) = json.filter(|s| !s.trim().is_empty()) {
             if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(json) {
-                if let Some(key) = map.keys().find(|k| !SOCKET_OPTION_NAMES.contains(&k.as_str())) {
+                if let Some(key) = map
+                    .keys()
+                    .find(|k| !SOCKET_OPTION_NAMES.contains(&k.as_str()))
+                {
                     return Err(Error::InvalidOptions(format!(
                         "\"{key}\" configures the shared connection; set it on the client that opened it"
                     )));
@@ -118,7 +121,9 @@ impl ClientOptions {
     /// Parses `options_json` (`None` or empty: all defaults).
     pub fn from_json(json: Option<&str>) -> Result<Self> {
         let mut options = Self::default();
-        let Some(json) = json.filter(|s| !s.trim().is_empty()) else { return Ok(options) };
+        let Some(json) = json.filter(|s| !s.trim().is_empty()) else {
+            return Ok(options);
+        };
         let value: Value = serde_json::from_str(json)
             .map_err(|e| Error::InvalidOptions(format!("not valid JSON ({e})")))?;
         let Value::Object(map) = value else {
@@ -170,7 +175,10 @@ struct Field<'a> {
 
 impl Field<'_> {
     fn wrong(&self, expected: &str) -> Error {
-        Error::InvalidOptions(format!("\"{}\" must be {expected}, got {}", self.key, self.value))
+        Error::InvalidOptions(format!(
+            "\"{}\" must be {expected}, got {}",
+            self.key, self.value
+        ))
     }
 
     fn string(&self) -> Result<&str> {
@@ -185,11 +193,16 @@ impl Field<'_> {
     }
 
     fn boolean(&self) -> Result<bool> {
-        self.value.as_bool().ok_or_else(|| self.wrong("true or false"))
+        self.value
+            .as_bool()
+            .ok_or_else(|| self.wrong("true or false"))
     }
 
     fn millis(&self) -> Result<Duration> {
-        self.value.as_u64().map(Duration::from_millis).ok_or_else(|| self.wrong("a whole number of milliseconds ≥ 0"))
+        self.value
+            .as_u64()
+            .map(Duration::from_millis)
+            .ok_or_else(|| self.wrong("a whole number of milliseconds ≥ 0"))
     }
 
     fn count(&self) -> Result<usize> {
@@ -215,7 +228,10 @@ impl Field<'_> {
                 return Ok(None);
             }
         }
-        let n = self.value.as_u64().ok_or_else(|| self.wrong("a whole number ≥ 0, or null for unlimited"))?;
+        let n = self
+            .value
+            .as_u64()
+            .ok_or_else(|| self.wrong("a whole number ≥ 0, or null for unlimited"))?;
         Ok(Some(u32::try_from(n).unwrap_or(u32::MAX)))
     }
 
@@ -235,13 +251,18 @@ impl Field<'_> {
     }
 
     fn string_map(&self) -> Result<Vec<(String, String)>> {
-        let Value::Object(map) = self.value else { return Err(self.wrong("an object of strings")) };
+        let Value::Object(map) = self.value else {
+            return Err(self.wrong("an object of strings"));
+        };
         map.iter()
             .map(|(k, v)| match v {
                 Value::String(s) => Ok((k.clone(), s.clone())),
                 Value::Number(n) => Ok((k.clone(), n.to_string())),
                 Value::Bool(b) => Ok((k.clone(), b.to_string())),
-                _ => Err(Error::InvalidOptions(format!("\"{}\".\"{k}\" must be a string, got {v}", self.key))),
+                _ => Err(Error::InvalidOptions(format!(
+                    "\"{}\".\"{k}\" must be a string, got {v}",
+                    self.key
+                ))),
             })
             .collect()
     }
@@ -249,10 +270,13 @@ impl Field<'_> {
     fn header_map(&self) -> Result<Vec<(String, String)>> {
         let headers = self.string_map()?;
         for (name, value) in &headers {
-            let bad_name = name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+            let bad_name =
+                name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
             let bad_value = value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
             if bad_name || bad_value {
-                return Err(Error::InvalidOptions(format!("\"extraHeaders\" has an invalid header {name:?}")));
+                return Err(Error::InvalidOptions(format!(
+                    "\"extraHeaders\" has an invalid header {name:?}"
+                )));
             }
         }
         Ok(headers)
@@ -273,21 +297,48 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn parse(input: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::InvalidUrl { url: input.to_owned(), reason: reason.to_owned() };
+        let bad = |reason: &str| Error::InvalidUrl {
+            url: input.to_owned(),
+            reason: reason.to_owned(),
+        };
         let url = Url::parse(input).map_err(|e| bad(&e.to_string()))?;
         let (scheme, secure) = match url.scheme() {
             "http" | "ws" => ("ws", false),
             "https" | "wss" => ("wss", true),
-            other => return Err(bad(&format!("scheme {other:?} is not http, https, ws or wss"))),
+            other => {
+                return Err(bad(&format!(
+                    "scheme {other:?} is not http, https, ws or wss"
+                )))
+            }
         };
-        let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| bad("no host"))?;
-        let mut origin = Url::parse(&format!("{scheme}://placeholder/")).map_err(|e| bad(&e.to_string()))?;
-        origin.set_host(Some(host)).map_err(|e| bad(&e.to_string()))?;
-        origin.set_port(url.port()).map_err(|_| bad("invalid port"))?;
-        let query = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| bad("no host"))?;
+        let mut origin =
+            Url::parse(&format!("{scheme}://placeholder/")).map_err(|e| bad(&e.to_string()))?;
+        origin
+            .set_host(Some(host))
+            .map_err(|e| bad(&e.to_string()))?;
+        origin
+            .set_port(url.port())
+            .map_err(|_| bad("invalid port"))?;
+        let query = url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
         let path = url.path().trim_end_matches('/');
-        let namespace = if path.is_empty() { "/".to_owned() } else { path.to_owned() };
-        Ok(Self { origin, secure, query, namespace })
+        let namespace = if path.is_empty() {
+            "/".to_owned()
+        } else {
+            path.to_owned()
+        };
+        Ok(Self {
+            origin,
+            secure,
+            query,
+            namespace,
+        })
     }
 
     /// The WebSocket URL of the Engine.IO endpoint: user query first, then `EIO=4&transport=websocket`.
@@ -296,7 +347,11 @@ impl Endpoint {
         url.set_path(&options.path);
         {
             let mut pairs = url.query_pairs_mut();
-            for (k, v) in self.query.iter().filter(|(k, _)| !options.query.iter().any(|(ok, _)| ok == k)) {
+            for (k, v) in self
+                .query
+                .iter()
+                .filter(|(k, _)| !options.query.iter().any(|(ok, _)| ok == k))
+            {
                 pairs.append_pair(k, v);
             }
             for (k, v) in &options.query {
@@ -315,9 +370,18 @@ mod tests {
 
     #[test]
     fn defaults() {
-        assert_eq!(ClientOptions::from_json(None).unwrap(), ClientOptions::default());
-        assert_eq!(ClientOptions::from_json(Some("  ")).unwrap(), ClientOptions::default());
-        assert_eq!(ClientOptions::from_json(Some("{}")).unwrap(), ClientOptions::default());
+        assert_eq!(
+            ClientOptions::from_json(None).unwrap(),
+            ClientOptions::default()
+        );
+        assert_eq!(
+            ClientOptions::from_json(Some("  ")).unwrap(),
+            ClientOptions::default()
+        );
+        assert_eq!(
+            ClientOptions::from_json(Some("{}")).unwrap(),
+            ClientOptions::default()
+        );
     }
 
     #[test]
@@ -329,22 +393,44 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(o.path, "/rt/");
-        assert_eq!(o.query, vec![("a".into(), "1".into()), ("n".into(), "2".into())]);
+        assert_eq!(
+            o.query,
+            vec![("a".into(), "1".into()), ("n".into(), "2".into())]
+        );
         assert_eq!(o.auth.unwrap()["token"], "t");
         assert_eq!(o.extra_headers, vec![("X-Key".into(), "v".into())]);
         assert!(!o.auto_connect && !o.reconnection);
         assert_eq!(o.reconnection_attempts, Some(3));
-        assert_eq!((o.reconnection_delay.as_millis(), o.reconnection_delay_max.as_millis()), (10, 20));
+        assert_eq!(
+            (
+                o.reconnection_delay.as_millis(),
+                o.reconnection_delay_max.as_millis()
+            ),
+            (10, 20)
+        );
         assert_eq!(o.randomization_factor, 0.0);
-        assert_eq!((o.timeout.as_millis(), o.ack_timeout.unwrap().as_millis()), (500, 100));
+        assert_eq!(
+            (o.timeout.as_millis(), o.ack_timeout.unwrap().as_millis()),
+            (500, 100)
+        );
         assert_eq!(o.ca_file.unwrap(), PathBuf::from("/ca.pem"));
-        let o = ClientOptions::from_json(Some(r#"{"reconnectionAttempts":null,"auth":null,"ackTimeout":null}"#)).unwrap();
-        assert_eq!((o.reconnection_attempts, o.auth, o.ack_timeout), (None, None, None));
+        let o = ClientOptions::from_json(Some(
+            r#"{"reconnectionAttempts":null,"auth":null,"ackTimeout":null}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            (o.reconnection_attempts, o.auth, o.ack_timeout),
+            (None, None, None)
+        );
     }
 
     #[test]
     fn errors_name_the_key() {
-        let err = |json: &str| ClientOptions::from_json(Some(json)).unwrap_err().to_string();
+        let err = |json: &str| {
+            ClientOptions::from_json(Some(json))
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(err(r#"{"bogus":1}"#), "unknown option \"bogus\"");
         assert!(err("{").contains("not valid JSON"));
         assert!(err("[1]").contains("must be a JSON object"));
@@ -361,19 +447,40 @@ mod tests {
     #[test]
     fn endpoints() {
         let e = Endpoint::parse("http://localhost:3000/admin?token=abc").unwrap();
-        assert_eq!((e.origin.as_str(), e.secure, e.namespace.as_str()), ("ws://localhost:3000/", false, "/admin"));
-        let mut o = ClientOptions::default();
-        o.query = vec![("x".into(), "1".into())];
+        assert_eq!(
+            (e.origin.as_str(), e.secure, e.namespace.as_str()),
+            ("ws://localhost:3000/", false, "/admin")
+        );
+        let o = ClientOptions {
+            query: vec![("x".into(), "1".into())],
+            ..ClientOptions::default()
+        };
         assert_eq!(
             e.websocket_url(&o).as_str(),
             "ws://localhost:3000/socket.io/?token=abc&x=1&EIO=4&transport=websocket"
         );
         let e = Endpoint::parse("https://example.com").unwrap();
-        assert_eq!((e.origin.as_str(), e.secure, e.namespace.as_str()), ("wss://example.com/", true, "/"));
+        assert_eq!(
+            (e.origin.as_str(), e.secure, e.namespace.as_str()),
+            ("wss://example.com/", true, "/")
+        );
         assert_eq!(Endpoint::parse("wss://h:1/").unwrap().namespace, "/");
-        assert_eq!(Endpoint::parse("ws://[::1]:5/x/").unwrap().origin.as_str(), "ws://[::1]:5/");
-        for bad in ["not a url", "ftp://x", "http://", "", "http://:80/", "mailto:a@b"] {
-            assert!(matches!(Endpoint::parse(bad), Err(Error::InvalidUrl { .. })), "{bad}");
+        assert_eq!(
+            Endpoint::parse("ws://[::1]:5/x/").unwrap().origin.as_str(),
+            "ws://[::1]:5/"
+        );
+        for bad in [
+            "not a url",
+            "ftp://x",
+            "http://",
+            "",
+            "http://:80/",
+            "mailto:a@b",
+        ] {
+            assert!(
+                matches!(Endpoint::parse(bad), Err(Error::InvalidUrl { .. })),
+                "{bad}"
+            );
         }
     }
 

@@ -85,12 +85,18 @@ pub struct SocketShared {
 
 impl SocketShared {
     pub fn new(sink: Arc<dyn EventSink>, limits: SocketLimits) -> Self {
-        Self { state: Mutex::new(SocketState::default()), sink, limits }
+        Self {
+            state: Mutex::new(SocketState::default()),
+            sink,
+            limits,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, SocketState> {
         // A poisoned lock only means a panic elsewhere; the state itself is always consistent.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn is_connected(&self) -> bool {
@@ -143,7 +149,11 @@ impl SocketShared {
     pub fn admit_emit(&self, volatile: bool) -> Result<Admission, usize> {
         let mut state = self.lock();
         if volatile {
-            return Ok(if state.connected { Admission::Send } else { Admission::Drop });
+            return Ok(if state.connected {
+                Admission::Send
+            } else {
+                Admission::Drop
+            });
         }
         if state.connected && !self.limits.queued {
             return Ok(Admission::Send);

@@ -103,7 +103,10 @@ impl Dispatcher {
     pub fn new() -> Arc<Self> {
         let dispatcher = Arc::new_cyclic(|me| Self {
             me: me.clone(),
-            state: Mutex::new(QueueState { held: true, ..QueueState::default() }),
+            state: Mutex::new(QueueState {
+                held: true,
+                ..QueueState::default()
+            }),
             idle: Condvar::new(),
         });
         let weak = Arc::downgrade(&dispatcher);
@@ -117,7 +120,9 @@ impl Dispatcher {
     }
 
     fn lock(&self) -> MutexGuard<'_, QueueState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Starts delivering held events.
@@ -142,14 +147,24 @@ impl Dispatcher {
     /// Adds a listener and returns its id (> 0). A `once` listener is removed before its first call.
     pub fn add_listener(&self, kind: EventKind, once: bool, callback: Callback) -> u64 {
         let id = NEXT_LISTENER_ID.fetch_add(1, Ordering::Relaxed);
-        self.lock().listeners.push(Listener { id, kind, once, callback });
+        self.lock().listeners.push(Listener {
+            id,
+            kind,
+            once,
+            callback,
+        });
         id
     }
 
     /// Removes every catch-all listener; returns how many there were.
     pub fn remove_any_listeners(&self) -> usize {
-        let ids: Vec<u64> =
-            self.lock().listeners.iter().filter(|l| l.kind == EventKind::Any).map(|l| l.id).collect();
+        let ids: Vec<u64> = self
+            .lock()
+            .listeners
+            .iter()
+            .filter(|l| l.kind == EventKind::Any)
+            .map(|l| l.id)
+            .collect();
         ids.iter().filter(|id| self.remove_listener(**id)).count()
     }
 
@@ -157,11 +172,16 @@ impl Dispatcher {
     /// Returns false when no listener has that id.
     pub fn remove_listener(&self, id: u64) -> bool {
         let mut state = self.lock();
-        let Some(index) = state.listeners.iter().position(|l| l.id == id) else { return false };
+        let Some(index) = state.listeners.iter().position(|l| l.id == id) else {
+            return false;
+        };
         state.listeners.remove(index);
         if !in_callback() {
             while state.running == Some(id) {
-                state = self.idle.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+                state = self
+                    .idle
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         }
         true
@@ -176,7 +196,10 @@ impl Dispatcher {
         let listeners = std::mem::take(&mut state.listeners);
         if !in_callback() {
             while state.running.is_some() {
-                state = self.idle.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+                state = self
+                    .idle
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         }
         drop(state);
@@ -214,8 +237,20 @@ impl Dispatcher {
         {
             let state = self.lock();
             // Catch-all listeners first, as socket.io-client calls them.
-            ids.extend(state.listeners.iter().filter(|l| l.kind == EventKind::Any && l.kind.matches(&event)).map(|l| l.id));
-            ids.extend(state.listeners.iter().filter(|l| l.kind != EventKind::Any && l.kind.matches(&event)).map(|l| l.id));
+            ids.extend(
+                state
+                    .listeners
+                    .iter()
+                    .filter(|l| l.kind == EventKind::Any && l.kind.matches(&event))
+                    .map(|l| l.id),
+            );
+            ids.extend(
+                state
+                    .listeners
+                    .iter()
+                    .filter(|l| l.kind != EventKind::Any && l.kind.matches(&event))
+                    .map(|l| l.id),
+            );
         }
         for id in ids {
             let callback = {
@@ -224,7 +259,9 @@ impl Dispatcher {
                     return;
                 }
                 // Removed by an earlier callback of this same event: skip it.
-                let Some(index) = state.listeners.iter().position(|l| l.id == id) else { continue };
+                let Some(index) = state.listeners.iter().position(|l| l.id == id) else {
+                    continue;
+                };
                 let callback = if state.listeners[index].once {
                     state.listeners.remove(index).callback
                 } else {
@@ -288,12 +325,18 @@ static POOL: Lazy<Pool> = Lazy::new(|| {
             })
             .expect("cannot start a realtime callback thread");
     }
-    Pool { ready: Mutex::new(VecDeque::new()), available: Condvar::new() }
+    Pool {
+        ready: Mutex::new(VecDeque::new()),
+        available: Condvar::new(),
+    }
 });
 
 impl Pool {
     fn push(&self, dispatcher: Arc<Dispatcher>) {
-        self.ready.lock().unwrap_or_else(|p| p.into_inner()).push_back(dispatcher);
+        self.ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(dispatcher);
         self.available.notify_one();
     }
 
@@ -303,7 +346,10 @@ impl Pool {
             if let Some(dispatcher) = ready.pop_front() {
                 return dispatcher;
             }
-            ready = self.available.wait(ready).unwrap_or_else(|p| p.into_inner());
+            ready = self
+                .available
+                .wait(ready)
+                .unwrap_or_else(|p| p.into_inner());
         }
     }
 }
@@ -325,14 +371,22 @@ mod tests {
             Arc::new(move |e| tx2.lock().unwrap().send(format!("{e:?}")).unwrap()),
         );
         let tx3 = Mutex::new(tx);
-        dispatcher.add_listener(EventKind::Connect, false, Arc::new(move |e| tx3.lock().unwrap().send(format!("{e:?}")).unwrap()));
+        dispatcher.add_listener(
+            EventKind::Connect,
+            false,
+            Arc::new(move |e| tx3.lock().unwrap().send(format!("{e:?}")).unwrap()),
+        );
         for n in 1..=100 {
             dispatcher.deliver(Event::ReconnectAttempt(n));
         }
         dispatcher.deliver(Event::Connect);
-        let got: Vec<String> = (0..101).map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap()).collect();
-        let want: Vec<String> =
-            (1..=100).map(|n| format!("ReconnectAttempt({n})")).chain(["Connect".to_owned()]).collect();
+        let got: Vec<String> = (0..101)
+            .map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap())
+            .collect();
+        let want: Vec<String> = (1..=100)
+            .map(|n| format!("ReconnectAttempt({n})"))
+            .chain(["Connect".to_owned()])
+            .collect();
         assert_eq!(got, want);
         assert!(dispatcher.remove_listener(attempts));
         assert!(!dispatcher.remove_listener(attempts));
@@ -347,7 +401,11 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         dispatcher.deliver(Event::Connect);
         let tx = Mutex::new(tx);
-        dispatcher.add_listener(EventKind::Connect, false, Arc::new(move |e| tx.lock().unwrap().send(format!("{e:?}")).unwrap()));
+        dispatcher.add_listener(
+            EventKind::Connect,
+            false,
+            Arc::new(move |e| tx.lock().unwrap().send(format!("{e:?}")).unwrap()),
+        );
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "Connect");
     }
 

@@ -27,28 +27,44 @@ pub type realtime_channel_fn = Option<
 
 /// The members of a channel: on success `error` is NULL and `members_json` is the server's answer
 /// (a JSON array of `{"id":…, "data":…}`); on failure `error` says why and `members_json` is NULL.
-pub type realtime_members_fn =
-    Option<unsafe extern "C" fn(user_data: *mut c_void, error: *const c_char, members_json: *const c_char)>;
+pub type realtime_members_fn = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, error: *const c_char, members_json: *const c_char),
+>;
 
 fn channel_callback(cb: realtime_channel_fn, user_data: *mut c_void) -> Option<Callback> {
     let user_data = UserData(user_data);
     cb.map(|cb| -> Callback {
         Arc::new(move |event: &Event| {
             let user_data = user_data;
-            let Event::Message(message) = event else { return };
-            let Some(envelope) = parse_envelope(message) else { return };
+            let Event::Message(message) = event else {
+                return;
+            };
+            let Some(envelope) = parse_envelope(message) else {
+                return;
+            };
             let channel = envelope.channel.as_deref().map(to_cstring);
             let member = envelope.member_id.as_deref().map(to_cstring);
             let data = to_cstring(&envelope.data.to_string());
-            let ptr = |s: &Option<std::ffi::CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+            let ptr =
+                |s: &Option<std::ffi::CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
             // SAFETY: the application registered `cb` with `user_data`; the strings outlive the call.
             unsafe { cb(user_data.0, ptr(&channel), ptr(&member), data.as_ptr()) }
         })
     })
 }
 
-fn on_channel_event(client: *mut realtime_client, kind: ChannelEventKind, cb: realtime_channel_fn, user_data: *mut c_void) -> u64 {
-    add_listener(client, EventKind::Named(kind.event_name().to_owned()), false, channel_callback(cb, user_data))
+fn on_channel_event(
+    client: *mut realtime_client,
+    kind: ChannelEventKind,
+    cb: realtime_channel_fn,
+    user_data: *mut c_void,
+) -> u64 {
+    add_listener(
+        client,
+        EventKind::Named(kind.event_name().to_owned()),
+        false,
+        channel_callback(cb, user_data),
+    )
 }
 
 /// Sends `message_json` (any JSON value) as `event_name` to every connected client.
@@ -92,21 +108,31 @@ pub unsafe extern "C" fn realtime_send(
 /// sent again after every reconnect (not buffered while offline: the reconnect sends it).
 /// Thread: any.
 #[no_mangle]
-pub unsafe extern "C" fn realtime_join(client: *mut realtime_client, channel: *const c_char) -> realtime_status {
+pub unsafe extern "C" fn realtime_join(
+    client: *mut realtime_client,
+    channel: *const c_char,
+) -> realtime_status {
     boundary_status(|| {
         let entry = lookup_released(client)?;
         // SAFETY: as in realtime_send.
-        entry.socket.join(unsafe { required_str(channel, "channel") }?)
+        entry
+            .socket
+            .join(unsafe { required_str(channel, "channel") }?)
     })
 }
 
 /// Leaves `channel`. Thread: any.
 #[no_mangle]
-pub unsafe extern "C" fn realtime_leave(client: *mut realtime_client, channel: *const c_char) -> realtime_status {
+pub unsafe extern "C" fn realtime_leave(
+    client: *mut realtime_client,
+    channel: *const c_char,
+) -> realtime_status {
     boundary_status(|| {
         let entry = lookup_released(client)?;
         // SAFETY: as in realtime_send.
-        entry.socket.leave(unsafe { required_str(channel, "channel") }?)
+        entry
+            .socket
+            .leave(unsafe { required_str(channel, "channel") }?)
     })
 }
 
@@ -114,11 +140,17 @@ pub unsafe extern "C" fn realtime_leave(client: *mut realtime_client, channel: *
 /// channel_update. With autoJoinChannels the last profile is sent again after every reconnect.
 /// Thread: any.
 #[no_mangle]
-pub unsafe extern "C" fn realtime_update_profile(client: *mut realtime_client, data_json: *const c_char) -> realtime_status {
+pub unsafe extern "C" fn realtime_update_profile(
+    client: *mut realtime_client,
+    data_json: *const c_char,
+) -> realtime_status {
     boundary_status(|| {
         let entry = lookup_released(client)?;
         // SAFETY: as in realtime_send.
-        let data = parse_json(unsafe { required_str(data_json, "data_json") }?, "data_json")?;
+        let data = parse_json(
+            unsafe { required_str(data_json, "data_json") }?,
+            "data_json",
+        )?;
         entry.socket.update_profile(data)
     })
 }
@@ -144,7 +176,13 @@ pub unsafe extern "C" fn realtime_get_members(
                 let user_data = user_data;
                 match outcome {
                     AckOutcome::Answered { args, .. } => {
-                        let members = to_cstring(&args.first().cloned().unwrap_or(Value::Array(Vec::new())).to_string());
+                        let members = to_cstring(
+                            &args
+                                .first()
+                                .cloned()
+                                .unwrap_or(Value::Array(Vec::new()))
+                                .to_string(),
+                        );
                         // SAFETY: the application passed `cb` with `user_data`; the string outlives the call.
                         unsafe { cb(user_data.0, std::ptr::null(), members.as_ptr()) }
                     }
@@ -162,20 +200,32 @@ pub unsafe extern "C" fn realtime_get_members(
 /// Listens for members joining any of this client's channels (`channel:join`).
 /// Returns a listener id (> 0), or 0 on bad input. Thread: any.
 #[no_mangle]
-pub extern "C" fn realtime_on_channel_join(client: *mut realtime_client, cb: realtime_channel_fn, user_data: *mut c_void) -> u64 {
+pub extern "C" fn realtime_on_channel_join(
+    client: *mut realtime_client,
+    cb: realtime_channel_fn,
+    user_data: *mut c_void,
+) -> u64 {
     on_channel_event(client, ChannelEventKind::Join, cb, user_data)
 }
 
 /// Listens for members leaving (`channel:leave`). Returns a listener id (> 0), or 0 on bad input.
 #[no_mangle]
-pub extern "C" fn realtime_on_channel_leave(client: *mut realtime_client, cb: realtime_channel_fn, user_data: *mut c_void) -> u64 {
+pub extern "C" fn realtime_on_channel_leave(
+    client: *mut realtime_client,
+    cb: realtime_channel_fn,
+    user_data: *mut c_void,
+) -> u64 {
     on_channel_event(client, ChannelEventKind::Leave, cb, user_data)
 }
 
 /// Listens for profile updates of members (`channel:update`). Returns a listener id (> 0), or 0 on
 /// bad input.
 #[no_mangle]
-pub extern "C" fn realtime_on_channel_update(client: *mut realtime_client, cb: realtime_channel_fn, user_data: *mut c_void) -> u64 {
+pub extern "C" fn realtime_on_channel_update(
+    client: *mut realtime_client,
+    cb: realtime_channel_fn,
+    user_data: *mut c_void,
+) -> u64 {
     on_channel_event(client, ChannelEventKind::Update, cb, user_data)
 }
 
@@ -190,7 +240,14 @@ pub unsafe extern "C" fn realtime_on_message(
     user_data: *mut c_void,
 ) -> u64 {
     // SAFETY: as in realtime_send.
-    let name = boundary(None, || unsafe { required_str(event_name, "event_name") }.map(|e| Some(e.to_owned())));
+    let name = boundary(None, || {
+        unsafe { required_str(event_name, "event_name") }.map(|e| Some(e.to_owned()))
+    });
     let Some(name) = name else { return 0 };
-    add_listener(client, EventKind::Named(name), false, channel_callback(cb, user_data))
+    add_listener(
+        client,
+        EventKind::Named(name),
+        false,
+        channel_callback(cb, user_data),
+    )
 }

@@ -23,13 +23,17 @@ pub(super) struct ClientEntry {
     pub(super) dispatcher: Arc<Dispatcher>,
 }
 
-static CLIENTS: Lazy<RwLock<HashMap<usize, Arc<ClientEntry>>>> = Lazy::new(|| RwLock::new(HashMap::new()));
+static CLIENTS: Lazy<RwLock<HashMap<usize, Arc<ClientEntry>>>> =
+    Lazy::new(|| RwLock::new(HashMap::new()));
 /// Handle values: never 0, never reused within a process.
 static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(1);
 
 pub(super) fn register(entry: ClientEntry) -> *mut realtime_client {
     let key = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed) << 4;
-    CLIENTS.write().unwrap_or_else(|p| p.into_inner()).insert(key, Arc::new(entry));
+    CLIENTS
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, Arc::new(entry));
     std::ptr::without_provenance_mut(key)
 }
 
@@ -40,7 +44,10 @@ pub(super) fn lookup(client: *const realtime_client) -> Result<Arc<ClientEntry>>
         return Err(Error::InvalidArgument("client is NULL".to_owned()));
     }
     let clients = CLIENTS.read().unwrap_or_else(|p| p.into_inner());
-    clients.get(&(client as usize)).cloned().ok_or(Error::InvalidHandle)
+    clients
+        .get(&(client as usize))
+        .cloned()
+        .ok_or(Error::InvalidHandle)
 }
 
 pub(super) fn lookup_released(client: *const realtime_client) -> Result<Arc<ClientEntry>> {
@@ -64,7 +71,10 @@ pub(super) fn lookup_released(client: *const realtime_client) -> Result<Arc<Clie
 /// registrations (or for at most 100 ms) are held, so listeners registered right after
 /// realtime_new() never miss the first events.
 #[no_mangle]
-pub unsafe extern "C" fn realtime_new(url: *const c_char, options_json: *const c_char) -> *mut realtime_client {
+pub unsafe extern "C" fn realtime_new(
+    url: *const c_char,
+    options_json: *const c_char,
+) -> *mut realtime_client {
     boundary(std::ptr::null_mut(), || {
         // SAFETY: the caller passes NULL or NUL-terminated strings valid for the call.
         let url = unsafe { required_str(url, "url") }?;
@@ -88,7 +98,10 @@ pub extern "C" fn realtime_free(client: *mut realtime_client) {
         if client.is_null() {
             return Ok(());
         }
-        let entry = CLIENTS.write().unwrap_or_else(|p| p.into_inner()).remove(&(client as usize));
+        let entry = CLIENTS
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(client as usize));
         if let Some(entry) = entry {
             entry.dispatcher.close();
             // The socket leaves its namespace and the connection closes once no other thread
@@ -118,6 +131,17 @@ pub extern "C" fn realtime_close(client: *mut realtime_client) -> realtime_statu
     boundary_status(|| lookup_released(client)?.socket.close())
 }
 
+/// Tells the client that the network changed (e.g. Wi-Fi to cellular) or that the app returned to the
+/// foreground: a connection that looks alive may be dead without either side knowing yet. The client
+/// drops its connection (on_disconnect gets "transport close") and connects again at once, skipping the
+/// backoff delay; a connection attempt already under way is kept. Does nothing for a closed client.
+/// The connection is shared by every namespace on it. Returns an error status for a NULL/freed client.
+/// Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_reconnect_now(client: *mut realtime_client) -> realtime_status {
+    boundary_status(|| lookup_released(client)?.socket.reconnect_now())
+}
+
 /// Whether the client is connected to its namespace now. false for a NULL or freed client.
 /// Thread: any.
 #[no_mangle]
@@ -132,13 +156,19 @@ pub extern "C" fn realtime_is_connected(client: *const realtime_client) -> bool 
 /// not connected, for a NULL or freed client, or when `buf` is NULL with `buf_len > 0`.
 /// `buf` may be NULL when `buf_len` is 0, to ask the length. Thread: any.
 #[no_mangle]
-pub unsafe extern "C" fn realtime_socket_id(client: *const realtime_client, buf: *mut c_char, buf_len: usize) -> usize {
+pub unsafe extern "C" fn realtime_socket_id(
+    client: *const realtime_client,
+    buf: *mut c_char,
+    buf_len: usize,
+) -> usize {
     boundary(0, || {
         let entry = lookup_released(client)?;
         if buf.is_null() && buf_len > 0 {
             return Err(Error::InvalidArgument("buf is NULL".to_owned()));
         }
-        let Some(id) = entry.socket.id() else { return Ok(0) };
+        let Some(id) = entry.socket.id() else {
+            return Ok(0);
+        };
         if buf_len > 0 {
             let copied = id.len().min(buf_len - 1);
             // SAFETY: `buf` is non-NULL and the caller promises `buf_len` writable bytes.
@@ -161,10 +191,16 @@ unsafe impl Send for UserData {}
 // SAFETY: as above.
 unsafe impl Sync for UserData {}
 
-pub(super) fn add_listener(client: *mut realtime_client, kind: EventKind, once: bool, callback: Option<Callback>) -> u64 {
+pub(super) fn add_listener(
+    client: *mut realtime_client,
+    kind: EventKind,
+    once: bool,
+    callback: Option<Callback>,
+) -> u64 {
     boundary(0, || {
         let entry = lookup(client)?;
-        let callback = callback.ok_or_else(|| Error::InvalidArgument("callback is NULL".to_owned()))?;
+        let callback =
+            callback.ok_or_else(|| Error::InvalidArgument("callback is NULL".to_owned()))?;
         Ok(entry.dispatcher.add_listener(kind, once, callback))
     })
 }
@@ -230,7 +266,13 @@ pub extern "C" fn realtime_on_disconnect(
 #[no_mangle]
 pub extern "C" fn realtime_on_error(
     client: *mut realtime_client,
-    cb: Option<unsafe extern "C" fn(user_data: *mut c_void, message: *const c_char, data_json: *const c_char)>,
+    cb: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            message: *const c_char,
+            data_json: *const c_char,
+        ),
+    >,
     user_data: *mut c_void,
 ) -> u64 {
     let user_data = UserData(user_data);

@@ -1,7 +1,9 @@
 //! Events and acks: emit (plain, volatile, with ack, binary), listen (on, once, on_any), answer the
 //! server's ack requests; plus namespaces on a shared connection and the recovery flag.
 
-use super::client::{add_listener, lookup, lookup_released, register, realtime_client, ClientEntry, UserData};
+use super::client::{
+    add_listener, lookup, lookup_released, realtime_client, register, ClientEntry, UserData,
+};
 use super::{boundary, boundary_status, optional_str, required_str, to_cstring};
 use crate::client::{AckCallback, AckOutcome, EmitRequest, Event, EventSink};
 use crate::dispatch::{Callback, Dispatcher, EventKind};
@@ -51,17 +53,24 @@ pub type realtime_ack_fn = Option<
 
 /// Parses `args_json`: NULL or empty means no arguments; otherwise a JSON array.
 pub(super) fn parse_args(args_json: Option<&str>) -> Result<Vec<Value>> {
-    let Some(text) = args_json.filter(|t| !t.trim().is_empty()) else { return Ok(Vec::new()) };
+    let Some(text) = args_json.filter(|t| !t.trim().is_empty()) else {
+        return Ok(Vec::new());
+    };
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Array(items)) => Ok(items),
-        Ok(_) => Err(Error::InvalidArgument("args_json must be a JSON array, e.g. [\"hello\", 1]".to_owned())),
-        Err(e) => Err(Error::InvalidArgument(format!("args_json is not valid JSON: {e}"))),
+        Ok(_) => Err(Error::InvalidArgument(
+            "args_json must be a JSON array, e.g. [\"hello\", 1]".to_owned(),
+        )),
+        Err(e) => Err(Error::InvalidArgument(format!(
+            "args_json is not valid JSON: {e}"
+        ))),
     }
 }
 
 /// Parses a required JSON value argument.
 pub(super) fn parse_json(text: &str, name: &str) -> Result<Value> {
-    serde_json::from_str(text).map_err(|e| Error::InvalidArgument(format!("{name} is not valid JSON: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| Error::InvalidArgument(format!("{name} is not valid JSON: {e}")))
 }
 
 /// Copies the application's buffers.
@@ -73,7 +82,9 @@ unsafe fn copy_buffers(buffers: *const realtime_buffer, count: usize) -> Result<
         return Ok(Vec::new());
     }
     if buffers.is_null() {
-        return Err(Error::InvalidArgument("buffers is NULL but buffer_count > 0".to_owned()));
+        return Err(Error::InvalidArgument(
+            "buffers is NULL but buffer_count > 0".to_owned(),
+        ));
     }
     // SAFETY: non-NULL, and the caller promises `count` elements.
     let views = unsafe { std::slice::from_raw_parts(buffers, count) };
@@ -95,7 +106,13 @@ unsafe fn copy_buffers(buffers: *const realtime_buffer, count: usize) -> Result<
 
 /// Borrowed views of received attachments, valid while `attachments` lives.
 fn views(attachments: &[Vec<u8>]) -> Vec<realtime_buffer> {
-    attachments.iter().map(|a| realtime_buffer { data: a.as_ptr(), len: a.len() }).collect()
+    attachments
+        .iter()
+        .map(|a| realtime_buffer {
+            data: a.as_ptr(),
+            len: a.len(),
+        })
+        .collect()
 }
 
 fn json_text(values: &[Value]) -> CString {
@@ -113,7 +130,14 @@ fn event_callback(cb: realtime_event_fn, user_data: *mut c_void) -> Option<Callb
                 let buffers = views(&message.attachments);
                 // SAFETY: the application registered `cb` with `user_data`; all pointers outlive the call.
                 unsafe {
-                    cb(user_data.0, name.as_ptr(), args.as_ptr(), buffers.as_ptr(), buffers.len(), message.ack.unwrap_or(0))
+                    cb(
+                        user_data.0,
+                        name.as_ptr(),
+                        args.as_ptr(),
+                        buffers.as_ptr(),
+                        buffers.len(),
+                        message.ack.unwrap_or(0),
+                    )
                 }
             }
         })
@@ -121,7 +145,16 @@ fn event_callback(cb: realtime_event_fn, user_data: *mut c_void) -> Option<Callb
 }
 
 /// Wraps a C ack callback for the core; it runs on the client's event queue.
-pub(super) fn ack_callback(cb: unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char, *const realtime_buffer, usize), user_data: *mut c_void) -> AckCallback {
+pub(super) fn ack_callback(
+    cb: unsafe extern "C" fn(
+        *mut c_void,
+        *const c_char,
+        *const c_char,
+        *const realtime_buffer,
+        usize,
+    ),
+    user_data: *mut c_void,
+) -> AckCallback {
     let user_data = UserData(user_data);
     Box::new(move |outcome: &AckOutcome| {
         let user_data = user_data;
@@ -130,12 +163,28 @@ pub(super) fn ack_callback(cb: unsafe extern "C" fn(*mut c_void, *const c_char, 
                 let args = json_text(args);
                 let buffers = views(attachments);
                 // SAFETY: as in event_callback.
-                unsafe { cb(user_data.0, std::ptr::null(), args.as_ptr(), buffers.as_ptr(), buffers.len()) }
+                unsafe {
+                    cb(
+                        user_data.0,
+                        std::ptr::null(),
+                        args.as_ptr(),
+                        buffers.as_ptr(),
+                        buffers.len(),
+                    )
+                }
             }
             AckOutcome::Failed(error) => {
                 let error = to_cstring(error);
                 // SAFETY: as in event_callback.
-                unsafe { cb(user_data.0, error.as_ptr(), std::ptr::null(), std::ptr::null(), 0) }
+                unsafe {
+                    cb(
+                        user_data.0,
+                        error.as_ptr(),
+                        std::ptr::null(),
+                        std::ptr::null(),
+                        0,
+                    )
+                }
             }
         }
     })
@@ -152,9 +201,16 @@ pub unsafe extern "C" fn realtime_on(
     user_data: *mut c_void,
 ) -> u64 {
     // SAFETY: `event` is NULL or a NUL-terminated string valid for the call.
-    let name = boundary(None, || unsafe { required_str(event, "event") }.map(|e| Some(e.to_owned())));
+    let name = boundary(None, || {
+        unsafe { required_str(event, "event") }.map(|e| Some(e.to_owned()))
+    });
     let Some(name) = name else { return 0 };
-    add_listener(client, EventKind::Named(name), false, event_callback(cb, user_data))
+    add_listener(
+        client,
+        EventKind::Named(name),
+        false,
+        event_callback(cb, user_data),
+    )
 }
 
 /// Like realtime_on(), but the listener is removed before its first call: it runs at most once.
@@ -166,15 +222,26 @@ pub unsafe extern "C" fn realtime_once(
     user_data: *mut c_void,
 ) -> u64 {
     // SAFETY: as in realtime_on.
-    let name = boundary(None, || unsafe { required_str(event, "event") }.map(|e| Some(e.to_owned())));
+    let name = boundary(None, || {
+        unsafe { required_str(event, "event") }.map(|e| Some(e.to_owned()))
+    });
     let Some(name) = name else { return 0 };
-    add_listener(client, EventKind::Named(name), true, event_callback(cb, user_data))
+    add_listener(
+        client,
+        EventKind::Named(name),
+        true,
+        event_callback(cb, user_data),
+    )
 }
 
 /// Listens for every server event, whatever its name (socket.io-client's onAny); catch-all listeners
 /// run before the named ones. Returns a listener id (> 0), or 0 on bad input. Thread: any.
 #[no_mangle]
-pub extern "C" fn realtime_on_any(client: *mut realtime_client, cb: realtime_event_fn, user_data: *mut c_void) -> u64 {
+pub extern "C" fn realtime_on_any(
+    client: *mut realtime_client,
+    cb: realtime_event_fn,
+    user_data: *mut c_void,
+) -> u64 {
     add_listener(client, EventKind::Any, false, event_callback(cb, user_data))
 }
 
@@ -211,7 +278,14 @@ unsafe fn emit(
         // SAFETY: forwarded from the caller.
         let attachments = unsafe { copy_buffers(buffers, buffer_count) }?;
         let timeout = (timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms)));
-        entry.socket.emit(EmitRequest { name, args, attachments, volatile, ack, timeout })
+        entry.socket.emit(EmitRequest {
+            name,
+            args,
+            attachments,
+            volatile,
+            ack,
+            timeout,
+        })
     })
 }
 
@@ -229,7 +303,18 @@ pub unsafe extern "C" fn realtime_emit(
     args_json: *const c_char,
 ) -> realtime_status {
     // SAFETY: forwarded from the caller.
-    unsafe { emit(client, event, args_json, std::ptr::null(), 0, false, 0, None) }
+    unsafe {
+        emit(
+            client,
+            event,
+            args_json,
+            std::ptr::null(),
+            0,
+            false,
+            0,
+            None,
+        )
+    }
 }
 
 /// Like realtime_emit(), but dropped (with REALTIME_STATUS_OK) when not connected, never buffered.
@@ -260,7 +345,18 @@ pub unsafe extern "C" fn realtime_emit_with_ack(
         return super::fail(&Error::InvalidArgument("cb is NULL".to_owned()));
     };
     // SAFETY: forwarded from the caller.
-    unsafe { emit(client, event, args_json, std::ptr::null(), 0, false, timeout_ms, Some(ack_callback(cb, user_data))) }
+    unsafe {
+        emit(
+            client,
+            event,
+            args_json,
+            std::ptr::null(),
+            0,
+            false,
+            timeout_ms,
+            Some(ack_callback(cb, user_data)),
+        )
+    }
 }
 
 /// Emits with binary arguments, sent as binary frames (no base64): `args_json` refers to
@@ -281,7 +377,18 @@ pub unsafe extern "C" fn realtime_emit_binary(
 ) -> realtime_status {
     let ack = cb.map(|cb| ack_callback(cb, user_data));
     // SAFETY: forwarded from the caller.
-    unsafe { emit(client, event, args_json, buffers, buffer_count, false, timeout_ms, ack) }
+    unsafe {
+        emit(
+            client,
+            event,
+            args_json,
+            buffers,
+            buffer_count,
+            false,
+            timeout_ms,
+            ack,
+        )
+    }
 }
 
 /// Answers the server's ack request `ack_id` (from a realtime_event_fn) with the arguments in
@@ -289,7 +396,11 @@ pub unsafe extern "C" fn realtime_emit_binary(
 /// after the connection that asked is gone, fails with REALTIME_STATUS_UNKNOWN_ACK. Not answering is
 /// allowed. May be called from inside the event callback or later, from any thread.
 #[no_mangle]
-pub unsafe extern "C" fn realtime_ack(client: *mut realtime_client, ack_id: u64, args_json: *const c_char) -> realtime_status {
+pub unsafe extern "C" fn realtime_ack(
+    client: *mut realtime_client,
+    ack_id: u64,
+    args_json: *const c_char,
+) -> realtime_status {
     // SAFETY: forwarded from the caller.
     unsafe { realtime_ack_binary(client, ack_id, args_json, std::ptr::null(), 0) }
 }
@@ -334,7 +445,10 @@ pub unsafe extern "C" fn realtime_new_namespace(
         // SAFETY: forwarded from the caller.
         let options = unsafe { optional_str(options_json, "options_json") }?;
         let dispatcher = Dispatcher::new();
-        let socket = parent.socket.namespace(nsp, options, Arc::clone(&dispatcher) as Arc<dyn EventSink>)?;
+        let socket =
+            parent
+                .socket
+                .namespace(nsp, options, Arc::clone(&dispatcher) as Arc<dyn EventSink>)?;
         Ok(register(ClientEntry { socket, dispatcher }))
     })
 }

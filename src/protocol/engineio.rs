@@ -70,19 +70,28 @@ impl Handshake {
         let bad = |what: &str| ProtocolError::BadHandshake(what.to_owned());
         let value: Value = serde_json::from_str(data).map_err(|e| bad(&e.to_string()))?;
         let obj = value.as_object().ok_or_else(|| bad("not a JSON object"))?;
-        let sid = obj.get("sid").and_then(Value::as_str).ok_or_else(|| bad("missing sid"))?;
+        let sid = obj
+            .get("sid")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("missing sid"))?;
         if sid.is_empty() {
             return Err(bad("empty sid"));
         }
         let number = |key: &str, default: u64| -> Result<u64, ProtocolError> {
             match obj.get(key) {
                 None | Some(Value::Null) => Ok(default),
-                Some(v) => v.as_u64().ok_or_else(|| bad(&format!("{key} is not a non-negative integer"))),
+                Some(v) => v
+                    .as_u64()
+                    .ok_or_else(|| bad(&format!("{key} is not a non-negative integer"))),
             }
         };
         let upgrades = match obj.get("upgrades") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
             Some(_) => return Err(bad("upgrades is not an array")),
         };
         Ok(Handshake {
@@ -116,35 +125,84 @@ mod tests {
             r#"0{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":[],"pingInterval":300,"pingTimeout":200,"maxPayload":1000000}"#,
         )
         .unwrap();
-        let EnginePacket::Open(h) = p else { panic!("not open: {p:?}") };
+        let EnginePacket::Open(h) = p else {
+            panic!("not open: {p:?}")
+        };
         assert_eq!(h.sid, "lv_VI97HAXpY6yYWAAAC");
-        assert_eq!((h.ping_interval_ms, h.ping_timeout_ms, h.max_payload), (300, 200, 1_000_000));
-        let round = EnginePacket::decode_text(&EnginePacket::Open(h.clone()).encode_text().unwrap()).unwrap();
+        assert_eq!(
+            (h.ping_interval_ms, h.ping_timeout_ms, h.max_payload),
+            (300, 200, 1_000_000)
+        );
+        let round =
+            EnginePacket::decode_text(&EnginePacket::Open(h.clone()).encode_text().unwrap())
+                .unwrap();
         assert_eq!(round, EnginePacket::Open(h));
     }
 
     #[test]
     fn decodes_every_type() {
         assert_eq!(EnginePacket::decode_text("1").unwrap(), EnginePacket::Close);
-        assert_eq!(EnginePacket::decode_text("2").unwrap(), EnginePacket::Ping(String::new()));
-        assert_eq!(EnginePacket::decode_text("3probe").unwrap(), EnginePacket::Pong("probe".into()));
-        assert_eq!(EnginePacket::decode_text("42[\"a\"]").unwrap(), EnginePacket::Message("2[\"a\"]".into()));
-        assert_eq!(EnginePacket::decode_text("5").unwrap(), EnginePacket::Upgrade);
+        assert_eq!(
+            EnginePacket::decode_text("2").unwrap(),
+            EnginePacket::Ping(String::new())
+        );
+        assert_eq!(
+            EnginePacket::decode_text("3probe").unwrap(),
+            EnginePacket::Pong("probe".into())
+        );
+        assert_eq!(
+            EnginePacket::decode_text("42[\"a\"]").unwrap(),
+            EnginePacket::Message("2[\"a\"]".into())
+        );
+        assert_eq!(
+            EnginePacket::decode_text("5").unwrap(),
+            EnginePacket::Upgrade
+        );
         assert_eq!(EnginePacket::decode_text("6").unwrap(), EnginePacket::Noop);
-        assert_eq!(EnginePacket::decode_binary(vec![1, 2]), EnginePacket::BinaryMessage(vec![1, 2]));
-        assert_eq!(EnginePacket::Pong(String::new()).encode_text().unwrap(), "3");
-        assert_eq!(EnginePacket::Message("0".into()).encode_text().unwrap(), "40");
+        assert_eq!(
+            EnginePacket::decode_binary(vec![1, 2]),
+            EnginePacket::BinaryMessage(vec![1, 2])
+        );
+        assert_eq!(
+            EnginePacket::Pong(String::new()).encode_text().unwrap(),
+            "3"
+        );
+        assert_eq!(
+            EnginePacket::Message("0".into()).encode_text().unwrap(),
+            "40"
+        );
         assert_eq!(EnginePacket::BinaryMessage(vec![]).encode_text(), None);
     }
 
     #[test]
     fn malformed_packets_are_errors() {
         assert_eq!(EnginePacket::decode_text(""), Err(ProtocolError::Empty));
-        assert_eq!(EnginePacket::decode_text("7"), Err(ProtocolError::UnknownEngineType('7')));
-        assert_eq!(EnginePacket::decode_text("é"), Err(ProtocolError::UnknownEngineType('é')));
-        for bad in ["0", "0{", "0[]", "0{}", r#"0{"sid":""}"#, r#"0{"sid":1}"#, r#"0{"sid":"a","pingInterval":-1}"#,
-            r#"0{"sid":"a","pingTimeout":"x"}"#, r#"0{"sid":"a","upgrades":"ws"}"#] {
-            assert!(matches!(EnginePacket::decode_text(bad), Err(ProtocolError::BadHandshake(_))), "{bad}");
+        assert_eq!(
+            EnginePacket::decode_text("7"),
+            Err(ProtocolError::UnknownEngineType('7'))
+        );
+        assert_eq!(
+            EnginePacket::decode_text("é"),
+            Err(ProtocolError::UnknownEngineType('é'))
+        );
+        for bad in [
+            "0",
+            "0{",
+            "0[]",
+            "0{}",
+            r#"0{"sid":""}"#,
+            r#"0{"sid":1}"#,
+            r#"0{"sid":"a","pingInterval":-1}"#,
+            r#"0{"sid":"a","pingTimeout":"x"}"#,
+            r#"0{"sid":"a","upgrades":"ws"}"#,
+        ] {
+            assert!(
+                matches!(
+                    EnginePacket::decode_text(bad),
+                    Err(ProtocolError::BadHandshake(_))
+                ),
+                "{bad}"
+            );
         }
     }
 }

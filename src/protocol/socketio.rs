@@ -11,8 +11,14 @@ use serde_json::Value;
 pub const MAX_ATTACHMENTS: usize = 10;
 
 /// Event names the protocol reserves: a server must not send them and a client must not emit them.
-pub const RESERVED_EVENTS: [&str; 6] =
-    ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
+pub const RESERVED_EVENTS: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
 
 /// Whether `name` is one of [`RESERVED_EVENTS`].
 pub fn is_reserved_event(name: &str) -> bool {
@@ -62,7 +68,13 @@ pub struct Packet {
 
 impl Packet {
     pub fn new(kind: PacketType, nsp: &str, data: Option<Value>) -> Self {
-        Self { kind, nsp: nsp.to_owned(), id: None, data, attachments: Vec::new() }
+        Self {
+            kind,
+            nsp: nsp.to_owned(),
+            id: None,
+            data,
+            attachments: Vec::new(),
+        }
     }
 
     /// CONNECT for `nsp`, with an optional payload object (auth, recovery fields).
@@ -76,14 +88,34 @@ impl Packet {
 
     /// EVENT (or BINARY_EVENT when there are attachments).
     pub fn event(nsp: &str, args: Vec<Value>, attachments: Vec<Vec<u8>>, id: Option<u64>) -> Self {
-        let kind = if attachments.is_empty() { PacketType::Event } else { PacketType::BinaryEvent };
-        Self { kind, nsp: nsp.to_owned(), id, data: Some(Value::Array(args)), attachments }
+        let kind = if attachments.is_empty() {
+            PacketType::Event
+        } else {
+            PacketType::BinaryEvent
+        };
+        Self {
+            kind,
+            nsp: nsp.to_owned(),
+            id,
+            data: Some(Value::Array(args)),
+            attachments,
+        }
     }
 
     /// ACK (or BINARY_ACK when there are attachments).
     pub fn ack(nsp: &str, id: u64, args: Vec<Value>, attachments: Vec<Vec<u8>>) -> Self {
-        let kind = if attachments.is_empty() { PacketType::Ack } else { PacketType::BinaryAck };
-        Self { kind, nsp: nsp.to_owned(), id: Some(id), data: Some(Value::Array(args)), attachments }
+        let kind = if attachments.is_empty() {
+            PacketType::Ack
+        } else {
+            PacketType::BinaryAck
+        };
+        Self {
+            kind,
+            nsp: nsp.to_owned(),
+            id: Some(id),
+            data: Some(Value::Array(args)),
+            attachments,
+        }
     }
 
     /// The text part of the packet (without the Engine.IO `4`); the attachments follow as binary frames.
@@ -111,7 +143,8 @@ impl Packet {
     pub fn decode(text: &str) -> Result<(Self, usize), ProtocolError> {
         let mut chars = text.char_indices().peekable();
         let (_, type_char) = chars.next().ok_or(ProtocolError::Empty)?;
-        let kind = PacketType::from_char(type_char).ok_or(ProtocolError::UnknownSocketType(type_char))?;
+        let kind =
+            PacketType::from_char(type_char).ok_or(ProtocolError::UnknownSocketType(type_char))?;
         let mut rest = &text[type_char.len_utf8()..];
 
         let mut expected = 0usize;
@@ -121,7 +154,9 @@ impl Packet {
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(ProtocolError::BadAttachmentCount);
             }
-            expected = digits.parse().map_err(|_| ProtocolError::BadAttachmentCount)?;
+            expected = digits
+                .parse()
+                .map_err(|_| ProtocolError::BadAttachmentCount)?;
             if expected > MAX_ATTACHMENTS {
                 return Err(ProtocolError::TooManyAttachments(expected));
             }
@@ -137,7 +172,11 @@ impl Packet {
 
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         let id = if digits > 0 {
-            Some(rest[..digits].parse::<u64>().map_err(|_| ProtocolError::BadAckId)?)
+            Some(
+                rest[..digits]
+                    .parse::<u64>()
+                    .map_err(|_| ProtocolError::BadAckId)?,
+            )
         } else {
             None
         };
@@ -146,10 +185,19 @@ impl Packet {
         let data = if rest.is_empty() {
             None
         } else {
-            Some(serde_json::from_str::<Value>(rest).map_err(|e| ProtocolError::BadJson(e.to_string()))?)
+            Some(
+                serde_json::from_str::<Value>(rest)
+                    .map_err(|e| ProtocolError::BadJson(e.to_string()))?,
+            )
         };
         validate_payload(kind, data.as_ref())?;
-        let packet = Packet { kind, nsp, id, data, attachments: Vec::new() };
+        let packet = Packet {
+            kind,
+            nsp,
+            id,
+            data,
+            attachments: Vec::new(),
+        };
         Ok((packet, expected))
     }
 
@@ -196,7 +244,9 @@ fn validate_payload(kind: PacketType, data: Option<&Value>) -> Result<(), Protoc
 /// Checks that every `{"_placeholder":true,"num":i}` in `data` has an integer `i < attachments`.
 pub fn validate_placeholders(data: &Value, attachments: usize) -> Result<(), ProtocolError> {
     match data {
-        Value::Array(items) => items.iter().try_for_each(|v| validate_placeholders(v, attachments)),
+        Value::Array(items) => items
+            .iter()
+            .try_for_each(|v| validate_placeholders(v, attachments)),
         Value::Object(map) => {
             if map.get("_placeholder") == Some(&Value::Bool(true)) {
                 match map.get("num").and_then(Value::as_u64) {
@@ -204,7 +254,8 @@ pub fn validate_placeholders(data: &Value, attachments: usize) -> Result<(), Pro
                     _ => Err(ProtocolError::BadPlaceholder),
                 }
             } else {
-                map.values().try_for_each(|v| validate_placeholders(v, attachments))
+                map.values()
+                    .try_for_each(|v| validate_placeholders(v, attachments))
             }
         }
         _ => Ok(()),
@@ -250,7 +301,10 @@ impl BinaryReassembler {
 
     /// A binary frame arrived. Returns the packet when it was the last attachment.
     pub fn feed_binary(&mut self, bytes: Vec<u8>) -> Result<Option<Packet>, ProtocolError> {
-        let (packet, expected) = self.pending.as_mut().ok_or(ProtocolError::UnexpectedBinary)?;
+        let (packet, expected) = self
+            .pending
+            .as_mut()
+            .ok_or(ProtocolError::UnexpectedBinary)?;
         packet.attachments.push(bytes);
         if packet.attachments.len() < *expected {
             return Ok(None);
@@ -277,20 +331,47 @@ mod tests {
     #[test]
     fn encodes_the_protocol_examples() {
         assert_eq!(Packet::connect("/", None).encode(), "0");
-        assert_eq!(Packet::connect("/", Some(json!({"token":"123"}))).encode(), r#"0{"token":"123"}"#);
+        assert_eq!(
+            Packet::connect("/", Some(json!({"token":"123"}))).encode(),
+            r#"0{"token":"123"}"#
+        );
         assert_eq!(Packet::connect("/admin", None).encode(), "0/admin,");
-        assert_eq!(Packet::connect("/admin", Some(json!({"token":"abc"}))).encode(), r#"0/admin,{"token":"abc"}"#);
+        assert_eq!(
+            Packet::connect("/admin", Some(json!({"token":"abc"}))).encode(),
+            r#"0/admin,{"token":"abc"}"#
+        );
         assert_eq!(Packet::disconnect("/admin").encode(), "1/admin,");
         assert_eq!(
-            Packet::event("/", vec![json!("echo"), json!("a"), json!({"n":1.5})], vec![], None).encode(),
+            Packet::event(
+                "/",
+                vec![json!("echo"), json!("a"), json!({"n":1.5})],
+                vec![],
+                None
+            )
+            .encode(),
             r#"2["echo","a",{"n":1.5}]"#
         );
-        assert_eq!(Packet::event("/", vec![json!("echo"), json!("x"), Value::Null], vec![], Some(7)).encode(),
-            r#"27["echo","x",null]"#);
-        assert_eq!(Packet::ack("/admin", 13, vec![json!("bar")], vec![]).encode(), r#"3/admin,13["bar"]"#);
+        assert_eq!(
+            Packet::event(
+                "/",
+                vec![json!("echo"), json!("x"), Value::Null],
+                vec![],
+                Some(7)
+            )
+            .encode(),
+            r#"27["echo","x",null]"#
+        );
+        assert_eq!(
+            Packet::ack("/admin", 13, vec![json!("bar")], vec![]).encode(),
+            r#"3/admin,13["bar"]"#
+        );
         let binary = Packet::event(
             "/admin",
-            vec![json!("baz"), json!({"_placeholder":true,"num":0}), json!({"_placeholder":true,"num":1})],
+            vec![
+                json!("baz"),
+                json!({"_placeholder":true,"num":0}),
+                json!({"_placeholder":true,"num":1}),
+            ],
             vec![vec![1], vec![2]],
             Some(789),
         );
@@ -298,38 +379,69 @@ mod tests {
             binary.encode(),
             r#"52-/admin,789["baz",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
         );
-        assert_eq!(Packet::ack("/", 3, vec![json!({"_placeholder":true,"num":0})], vec![vec![9]]).encode(),
-            r#"61-3[{"_placeholder":true,"num":0}]"#);
+        assert_eq!(
+            Packet::ack(
+                "/",
+                3,
+                vec![json!({"_placeholder":true,"num":0})],
+                vec![vec![9]]
+            )
+            .encode(),
+            r#"61-3[{"_placeholder":true,"num":0}]"#
+        );
     }
 
     #[test]
     fn decodes_the_protocol_examples() {
         let p = decode(r#"0{"sid":"zX6Q"}"#);
-        assert_eq!((p.kind, p.nsp.as_str(), p.data), (PacketType::Connect, "/", Some(json!({"sid":"zX6Q"}))));
+        assert_eq!(
+            (p.kind, p.nsp.as_str(), p.data),
+            (PacketType::Connect, "/", Some(json!({"sid":"zX6Q"})))
+        );
         let p = decode("0/admin");
         assert_eq!((p.kind, p.nsp.as_str()), (PacketType::Connect, "/admin"));
         let p = decode("1/admin,");
-        assert_eq!((p.kind, p.nsp.as_str(), p.data), (PacketType::Disconnect, "/admin", None));
+        assert_eq!(
+            (p.kind, p.nsp.as_str(), p.data),
+            (PacketType::Disconnect, "/admin", None)
+        );
         let p = decode(r#"4/secure,{"message":"not authorized","data":{"hint":"send token"}}"#);
         assert_eq!(p.kind, PacketType::ConnectError);
         assert_eq!(p.nsp, "/secure");
         let p = decode(r#"27["echo","x",null]"#);
         assert_eq!((p.kind, p.id), (PacketType::Event, Some(7)));
         let (name, args) = p.event_name_and_args().unwrap();
-        assert_eq!((name.as_str(), args), ("echo", &[json!("x"), Value::Null][..]));
+        assert_eq!(
+            (name.as_str(), args),
+            ("echo", &[json!("x"), Value::Null][..])
+        );
         let p = decode(r#"3/admin,13["bar"]"#);
-        assert_eq!((p.kind, p.nsp.as_str(), p.id), (PacketType::Ack, "/admin", Some(13)));
+        assert_eq!(
+            (p.kind, p.nsp.as_str(), p.id),
+            (PacketType::Ack, "/admin", Some(13))
+        );
         let p = decode("3/admin,13");
         assert_eq!((p.kind, p.id, p.data), (PacketType::Ack, Some(13), None));
         let p = decode(r#"2[42,"numeric name"]"#);
         assert_eq!(p.event_name_and_args().unwrap().0, "42");
-        let (p, n) = Packet::decode(r#"52-/admin,789["baz",{"_placeholder":true,"num":0}]"#).unwrap();
-        assert_eq!((p.kind, p.nsp.as_str(), p.id, n), (PacketType::BinaryEvent, "/admin", Some(789), 2));
+        let (p, n) =
+            Packet::decode(r#"52-/admin,789["baz",{"_placeholder":true,"num":0}]"#).unwrap();
+        assert_eq!(
+            (p.kind, p.nsp.as_str(), p.id, n),
+            (PacketType::BinaryEvent, "/admin", Some(789), 2)
+        );
     }
 
     #[test]
     fn round_trips() {
-        for text in [r#"2["a",{"b":[1,2,3]}]"#, r#"2/x,5["a"]"#, "1", "0", r#"3/n,0[]"#, r#"4{"message":"m"}"#] {
+        for text in [
+            r#"2["a",{"b":[1,2,3]}]"#,
+            r#"2/x,5["a"]"#,
+            "1",
+            "0",
+            r#"3/n,0[]"#,
+            r#"4{"message":"m"}"#,
+        ] {
             let (p, _) = Packet::decode(text).unwrap();
             assert_eq!(p.encode(), text);
         }
@@ -345,7 +457,10 @@ mod tests {
             ("5x-[\"a\"]", ProtocolError::BadAttachmentCount),
             ("5-[\"a\"]", ProtocolError::BadAttachmentCount),
             ("511-[\"a\"]", ProtocolError::TooManyAttachments(11)),
-            ("599999999999999999999999-[\"a\"]", ProtocolError::BadAttachmentCount),
+            (
+                "599999999999999999999999-[\"a\"]",
+                ProtocolError::BadAttachmentCount,
+            ),
             ("2999999999999999999999[\"a\"]", ProtocolError::BadAckId),
             ("0\"str\"", ProtocolError::BadPayload(PacketType::Connect)),
             ("0[1]", ProtocolError::BadPayload(PacketType::Connect)),
@@ -358,20 +473,37 @@ mod tests {
             ("3{}", ProtocolError::BadPayload(PacketType::Ack)),
             ("4", ProtocolError::BadPayload(PacketType::ConnectError)),
             ("4[1]", ProtocolError::BadPayload(PacketType::ConnectError)),
-            ("2[\"disconnect\"]", ProtocolError::ReservedEvent("disconnect".into())),
-            ("2[\"connect\",1]", ProtocolError::ReservedEvent("connect".into())),
+            (
+                "2[\"disconnect\"]",
+                ProtocolError::ReservedEvent("disconnect".into()),
+            ),
+            (
+                "2[\"connect\",1]",
+                ProtocolError::ReservedEvent("connect".into()),
+            ),
         ];
         for (text, err) in cases {
-            assert_eq!(Packet::decode(text).map(|_| ()).unwrap_err(), *err, "{text:?}");
+            assert_eq!(
+                Packet::decode(text).map(|_| ()).unwrap_err(),
+                *err,
+                "{text:?}"
+            );
         }
-        assert!(matches!(Packet::decode("2[\"a\""), Err(ProtocolError::BadJson(_))));
-        assert!(matches!(Packet::decode("2/a,[1}"), Err(ProtocolError::BadJson(_))));
+        assert!(matches!(
+            Packet::decode("2[\"a\""),
+            Err(ProtocolError::BadJson(_))
+        ));
+        assert!(matches!(
+            Packet::decode("2/a,[1}"),
+            Err(ProtocolError::BadJson(_))
+        ));
     }
 
     #[test]
     fn reassembles_binary_packets() {
         let mut r = BinaryReassembler::new();
-        let header = r#"52-["baz",{"_placeholder":true,"num":1},{"x":{"_placeholder":true,"num":0}}]"#;
+        let header =
+            r#"52-["baz",{"_placeholder":true,"num":1},{"x":{"_placeholder":true,"num":0}}]"#;
         assert_eq!(r.feed_text(header).unwrap(), None);
         assert!(r.is_pending());
         assert_eq!(r.feed_binary(vec![1, 2]).unwrap(), None);
@@ -387,16 +519,25 @@ mod tests {
     fn reassembly_errors() {
         let mut r = BinaryReassembler::new();
         assert_eq!(r.feed_binary(vec![1]), Err(ProtocolError::UnexpectedBinary));
-        r.feed_text(r#"51-["a",{"_placeholder":true,"num":0}]"#).unwrap();
-        assert_eq!(r.feed_text(r#"2["b"]"#), Err(ProtocolError::UnexpectedText(1)));
+        r.feed_text(r#"51-["a",{"_placeholder":true,"num":0}]"#)
+            .unwrap();
+        assert_eq!(
+            r.feed_text(r#"2["b"]"#),
+            Err(ProtocolError::UnexpectedText(1))
+        );
         let mut r = BinaryReassembler::new();
-        r.feed_text(r#"51-["a",{"_placeholder":true,"num":1}]"#).unwrap();
+        r.feed_text(r#"51-["a",{"_placeholder":true,"num":1}]"#)
+            .unwrap();
         assert_eq!(r.feed_binary(vec![1]), Err(ProtocolError::BadPlaceholder));
         let mut r = BinaryReassembler::new();
-        r.feed_text(r#"51-["a",{"_placeholder":true,"num":"0"}]"#).unwrap();
+        r.feed_text(r#"51-["a",{"_placeholder":true,"num":"0"}]"#)
+            .unwrap();
         assert_eq!(r.feed_binary(vec![1]), Err(ProtocolError::BadPlaceholder));
         let mut r = BinaryReassembler::new();
-        assert_eq!(r.feed_text(r#"2["a",{"_placeholder":true,"num":0}]"#), Err(ProtocolError::BadPlaceholder));
+        assert_eq!(
+            r.feed_text(r#"2["a",{"_placeholder":true,"num":0}]"#),
+            Err(ProtocolError::BadPlaceholder)
+        );
         r.reset();
         assert!(!r.is_pending());
     }

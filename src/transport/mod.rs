@@ -45,10 +45,16 @@ impl fmt::Display for TransportError {
             TransportError::Io(m) => write!(f, "{m}"),
             TransportError::Tls(m) => write!(f, "TLS handshake failed: {m}"),
             TransportError::Http { status, body } if body.is_empty() => {
-                write!(f, "the server refused the WebSocket upgrade with HTTP {status}")
+                write!(
+                    f,
+                    "the server refused the WebSocket upgrade with HTTP {status}"
+                )
             }
             TransportError::Http { status, body } => {
-                write!(f, "the server refused the WebSocket upgrade with HTTP {status}: {body}")
+                write!(
+                    f,
+                    "the server refused the WebSocket upgrade with HTTP {status}: {body}"
+                )
             }
             TransportError::WebSocket(m) => write!(f, "WebSocket handshake failed: {m}"),
         }
@@ -61,8 +67,12 @@ pub async fn connect(
     headers: &[(String, String)],
     tls: Option<&TlsConfig>,
 ) -> Result<WebSocket, TransportError> {
-    let host = url.host_str().ok_or_else(|| TransportError::Io("URL has no host".to_owned()))?;
-    let port = url.port_or_known_default().unwrap_or(if tls.is_some() { 443 } else { 80 });
+    let host = url
+        .host_str()
+        .ok_or_else(|| TransportError::Io("URL has no host".to_owned()))?;
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if tls.is_some() { 443 } else { 80 });
     // `host_str` keeps IPv6 brackets; the resolver wants them off.
     let bare_host = host.trim_start_matches('[').trim_end_matches(']');
     let tcp = TcpStream::connect((bare_host, port))
@@ -81,8 +91,8 @@ pub async fn connect(
     for (name, value) in headers {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|e| TransportError::WebSocket(format!("header {name:?}: {e}")))?;
-        let value =
-            HeaderValue::from_str(value).map_err(|e| TransportError::WebSocket(format!("header value: {e}")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|e| TransportError::WebSocket(format!("header value: {e}")))?;
         request.headers_mut().insert(name, value);
     }
     let config = WebSocketConfig::default().max_message_size(Some(MAX_INCOMING_MESSAGE));
@@ -93,7 +103,13 @@ pub async fn connect(
             let body = response
                 .body()
                 .as_ref()
-                .map(|b| String::from_utf8_lossy(b).trim().chars().take(512).collect())
+                .map(|b| {
+                    String::from_utf8_lossy(b)
+                        .trim()
+                        .chars()
+                        .take(512)
+                        .collect()
+                })
                 .unwrap_or_default();
             Err(TransportError::Http { status, body })
         }

@@ -32,14 +32,18 @@ impl TlsConfig {
             let certs = CertificateDer::pem_file_iter(path)
                 .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
             for cert in certs {
-                let cert = cert.map_err(|e| format!("invalid PEM in CA file {}: {e}", path.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("invalid certificate in CA file {}: {e}", path.display()))?;
+                let cert =
+                    cert.map_err(|e| format!("invalid PEM in CA file {}: {e}", path.display()))?;
+                roots.add(cert).map_err(|e| {
+                    format!("invalid certificate in CA file {}: {e}", path.display())
+                })?;
                 added += 1;
             }
             if added == 0 {
-                return Err(format!("CA file {} holds no PEM certificate", path.display()));
+                return Err(format!(
+                    "CA file {} holds no PEM certificate",
+                    path.display()
+                ));
             }
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -49,12 +53,21 @@ impl TlsConfig {
             .with_root_certificates(roots)
             .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Self { connector: TlsConnector::from(Arc::new(config)) })
+        Ok(Self {
+            connector: TlsConnector::from(Arc::new(config)),
+        })
     }
 
-    pub(super) async fn handshake(&self, host: &str, tcp: TcpStream) -> Result<TlsStream<TcpStream>, TransportError> {
+    pub(super) async fn handshake(
+        &self,
+        host: &str,
+        tcp: TcpStream,
+    ) -> Result<TlsStream<TcpStream>, TransportError> {
         let name = ServerName::try_from(host.to_owned())
             .map_err(|e| TransportError::Tls(format!("invalid server name {host:?}: {e}")))?;
-        self.connector.connect(name, tcp).await.map_err(|e| TransportError::Tls(e.to_string()))
+        self.connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| TransportError::Tls(e.to_string()))
     }
 }
