@@ -29,9 +29,7 @@ fn main() {
         return;
     }
     if env::var("REALTIME_HEADER_CHECK").map(|v| v == "1").unwrap_or(false) {
-        panic!(
-            "include/realtime.h differs from the header generated from src/: run `make header` and commit it"
-        );
+        panic!("include/realtime.h differs from the header generated from src/: run `make header` and commit it");
     }
     fs::create_dir_all(header.parent().expect("include dir")).expect("create include/");
     fs::write(&header, fresh).expect("write include/realtime.h");

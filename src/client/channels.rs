@@ -32,11 +32,7 @@ pub fn members_packet(channel: &str) -> (String, Vec<Value>) {
 }
 
 /// A broadcast (`channel` None) or a message to one channel.
-pub fn message_packet(
-    channel: Option<&str>,
-    event_name: &str,
-    message: Value,
-) -> (String, Vec<Value>) {
+pub fn message_packet(channel: Option<&str>, event_name: &str, message: Value) -> (String, Vec<Value>) {
     let mut payload = json!({ "eventName": event_name, "message": message });
     if let Some(channel) = channel {
         payload["channel"] = Value::String(channel.to_owned());
@@ -139,10 +135,7 @@ mod tests {
                 data: json!({"name":"ann"})
             }
         );
-        let e = parse_envelope(&event(
-            json!([{"channel":null,"message":{"id":"x","data":"hi"}}]),
-        ))
-        .unwrap();
+        let e = parse_envelope(&event(json!([{"channel":null,"message":{"id":"x","data":"hi"}}]))).unwrap();
         assert_eq!((e.channel, e.data), (None, json!("hi")));
         assert!(parse_envelope(&event(json!(["plain"]))).is_none());
         assert!(parse_envelope(&event(json!([{"channel":1,"message":{}}]))).is_none());

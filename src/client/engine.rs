@@ -27,16 +27,15 @@ pub struct OpenFailure {
     pub data: Value,
 }
 
+/// `data` is what the server said, or null: only an HTTP refusal of the upgrade carries something.
 impl From<TransportError> for OpenFailure {
     fn from(err: TransportError) -> Self {
         let data = match &err {
             TransportError::Http { status, body } => {
-                let body = serde_json::from_str::<Value>(body)
-                    .unwrap_or_else(|_| Value::String(body.clone()));
-                json!({ "type": "TransportError", "status": status, "body": body })
+                let body = serde_json::from_str::<Value>(body).unwrap_or_else(|_| Value::String(body.clone()));
+                json!({ "status": status, "body": body })
             }
-            TransportError::Tls(_) => json!({ "type": "TlsError" }),
-            _ => json!({ "type": "TransportError" }),
+            _ => Value::Null,
         };
         OpenFailure {
             message: err.to_string(),
@@ -70,10 +69,7 @@ impl EngineConnection {
         match tokio::time::timeout(target.timeout, Self::open_inner(target)).await {
             Ok(result) => result,
             Err(_) => Err(OpenFailure {
-                message: format!(
-                    "timeout: no handshake within {} ms",
-                    target.timeout.as_millis()
-                ),
+                message: format!("timeout: no handshake within {} ms", target.timeout.as_millis()),
                 data: Value::Null,
             }),
         }
@@ -85,16 +81,12 @@ impl EngineConnection {
         let handshake = loop {
             let failure = |message: String| OpenFailure {
                 message,
-                data: json!({ "type": "TransportError" }),
+                data: Value::Null,
             };
             match reader.next().await {
                 Some(Ok(Message::Text(text))) => match EnginePacket::decode_text(&text) {
                     Ok(EnginePacket::Open(handshake)) => break handshake,
-                    Ok(other) => {
-                        return Err(failure(format!(
-                            "expected the Engine.IO handshake, got {other:?}"
-                        )))
-                    }
+                    Ok(other) => return Err(failure(format!("expected the Engine.IO handshake, got {other:?}"))),
                     Err(e) => return Err(failure(format!("invalid Engine.IO handshake: {e}"))),
                 },
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
@@ -108,11 +100,7 @@ impl EngineConnection {
                         "expected the Engine.IO handshake, got a binary frame".to_owned(),
                     ))
                 }
-                Some(Err(e)) => {
-                    return Err(failure(format!(
-                        "transport error during the handshake: {e}"
-                    )))
-                }
+                Some(Err(e)) => return Err(failure(format!("transport error during the handshake: {e}"))),
             }
         };
         let (writer, writer_rx) = mpsc::unbounded_channel();
@@ -131,9 +119,7 @@ impl EngineConnection {
 
     /// Queues a Socket.IO packet: its text frame, then one binary frame per attachment.
     pub fn send_packet(&self, packet: &Packet) {
-        let text = EnginePacket::Message(packet.encode())
-            .encode_text()
-            .unwrap_or_default();
+        let text = EnginePacket::Message(packet.encode()).encode_text().unwrap_or_default();
         let _ = self.writer.send(Message::text(text));
         for attachment in &packet.attachments {
             let _ = self.writer.send(Message::binary(attachment.clone()));
@@ -151,8 +137,7 @@ impl EngineConnection {
             let decoded = match frame {
                 Some(Ok(Message::Text(text))) => match EnginePacket::decode_text(&text) {
                     Ok(EnginePacket::Ping(data)) => {
-                        self.heartbeat_deadline_ms =
-                            clock::now_ms() + heartbeat_window_ms(&self.handshake);
+                        self.heartbeat_deadline_ms = clock::now_ms() + heartbeat_window_ms(&self.handshake);
                         let pong = EnginePacket::Pong(data).encode_text().unwrap_or_default();
                         let _ = self.writer.send(Message::text(pong));
                         continue;
@@ -163,9 +148,7 @@ impl EngineConnection {
                     Err(_) => return EngineEvent::Closed("parse error"),
                 },
                 Some(Ok(Message::Binary(bytes))) => self.reassembler.feed_binary(bytes.to_vec()),
-                Some(Ok(Message::Close(_))) | None => {
-                    return EngineEvent::Closed("transport close")
-                }
+                Some(Ok(Message::Close(_))) | None => return EngineEvent::Closed("transport close"),
                 Some(Ok(_)) => continue,
                 Some(Err(err)) => return EngineEvent::Closed(classify_read_error(&err)),
             };
@@ -180,9 +163,7 @@ impl EngineConnection {
 
 /// The client's heartbeat window: a ping must arrive within `pingInterval + pingTimeout`.
 fn heartbeat_window_ms(handshake: &Handshake) -> u64 {
-    handshake
-        .ping_interval_ms
-        .saturating_add(handshake.ping_timeout_ms)
+    handshake.ping_interval_ms.saturating_add(handshake.ping_timeout_ms)
 }
 
 /// A peer that vanished (reset, EOF without a close frame) is a `transport close`, like a browser's

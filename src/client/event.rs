@@ -46,10 +46,7 @@ pub enum Event {
     /// The server emitted an event.
     Message(IncomingEvent),
     /// An emit's ack arrived, timed out, or was failed by a disconnection.
-    AckResult {
-        callback: AckCallback,
-        outcome: AckOutcome,
-    },
+    AckResult { callback: AckCallback, outcome: AckOutcome },
 }
 
 impl std::fmt::Debug for Event {

@@ -105,11 +105,7 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
 }
 
 impl ManagerTask {
-    pub fn new(
-        target: EngineTarget,
-        policy: ReconnectPolicy,
-        commands: mpsc::UnboundedReceiver<Command>,
-    ) -> Self {
+    pub fn new(target: EngineTarget, policy: ReconnectPolicy, commands: mpsc::UnboundedReceiver<Command>) -> Self {
         let backoff = ReconnectBackoff::new(
             policy.delay.as_millis() as u64,
             policy.delay_max.as_millis() as u64,
@@ -129,11 +125,7 @@ impl ManagerTask {
 
     pub async fn run(mut self) {
         loop {
-            let ack_deadline = self
-                .slots
-                .values()
-                .filter_map(SocketSlot::next_deadline)
-                .min();
+            let ack_deadline = self.slots.values().filter_map(SocketSlot::next_deadline).min();
             let commands = &mut self.commands;
             let step = match &mut self.phase {
                 Phase::Idle => tokio::select! {
@@ -181,11 +173,7 @@ impl ManagerTask {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Attach {
-                key,
-                config,
-                shared,
-            } => {
+            Command::Attach { key, config, shared } => {
                 self.slots.insert(key, SocketSlot::new(config, shared));
             }
             Command::Open { key, generation } => {
@@ -281,9 +269,7 @@ impl ManagerTask {
     fn start_open(&mut self) {
         self.skip_reconnect = false;
         let target = Arc::clone(&self.target);
-        self.phase = Phase::Connecting(Box::pin(
-            async move { EngineConnection::open(&target).await },
-        ));
+        self.phase = Phase::Connecting(Box::pin(async move { EngineConnection::open(&target).await }));
     }
 
     fn publish_to_active(&self, event: impl Fn() -> Event) {
@@ -294,12 +280,7 @@ impl ManagerTask {
 
     fn on_open(&mut self, connection: EngineConnection) {
         self.phase = Phase::Open(Box::new(connection));
-        let keys: Vec<u64> = self
-            .slots
-            .iter()
-            .filter(|(_, s)| s.active)
-            .map(|(k, _)| *k)
-            .collect();
+        let keys: Vec<u64> = self.slots.iter().filter(|(_, s)| s.active).map(|(k, _)| *k).collect();
         for key in keys {
             self.send_connect(key);
         }
@@ -374,24 +355,13 @@ impl ManagerTask {
         let attempt = self.backoff.attempts();
         self.publish_to_active(|| Event::ReconnectAttempt(attempt));
         let target = Arc::clone(&self.target);
-        self.phase = Phase::Connecting(Box::pin(
-            async move { EngineConnection::open(&target).await },
-        ));
+        self.phase = Phase::Connecting(Box::pin(async move { EngineConnection::open(&target).await }));
     }
 
     fn on_close(&mut self, reason: &'static str) {
         self.phase = Phase::Idle;
         for slot in self.slots.values_mut() {
-            let was_connected = slot.connected;
-            slot.on_disconnected();
-            if was_connected {
-                slot.publish(|state| {
-                    state.set_disconnected();
-                    Some(Event::Disconnect {
-                        reason: reason.to_owned(),
-                    })
-                });
-            }
+            slot.lost_connection(reason);
         }
         self.backoff.reset();
         self.schedule_reconnect();
@@ -403,11 +373,7 @@ impl ManagerTask {
             _ => return,
         };
         let connection = connection_of(&self.phase);
-        let Some(slot) = self
-            .slots
-            .values_mut()
-            .find(|slot| slot.config.nsp == packet.nsp)
-        else {
+        let Some(slot) = self.slots.values_mut().find(|slot| slot.config.nsp == packet.nsp) else {
             return;
         };
         match packet.kind {
@@ -439,16 +405,7 @@ impl ManagerTask {
             }
             PacketType::Disconnect => {
                 slot.active = false;
-                let was_connected = slot.connected;
-                slot.on_disconnected();
-                if was_connected {
-                    slot.publish(|state| {
-                        state.set_disconnected();
-                        Some(Event::Disconnect {
-                            reason: "io server disconnect".to_owned(),
-                        })
-                    });
-                }
+                slot.lost_connection("io server disconnect");
                 self.close_engine_if_unused();
             }
             PacketType::Event | PacketType::BinaryEvent => slot.on_event(packet),

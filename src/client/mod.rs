@@ -65,9 +65,7 @@ impl ManagerHandle {
         let task = ManagerTask::new(target, policy, receiver);
         runtime::runtime().spawn(async move {
             if AssertUnwindSafe(task.run()).catch_unwind().await.is_err() {
-                eprintln!(
-                    "realtime: internal error: the connection task panicked; the client is stopped"
-                );
+                eprintln!("realtime: internal error: the connection task panicked; the client is stopped");
             }
         });
         Ok(Arc::new(Self {
@@ -119,16 +117,9 @@ impl Socket {
 
     /// Opens namespace `nsp` on this socket's connection (socket.io-client's `manager.socket(nsp)`),
     /// with socket options only (`auth`, `autoConnect`, `ackTimeout`, `retries`, …).
-    pub fn namespace(
-        &self,
-        nsp: &str,
-        options_json: Option<&str>,
-        sink: Arc<dyn EventSink>,
-    ) -> Result<Self> {
+    pub fn namespace(&self, nsp: &str, options_json: Option<&str>, sink: Arc<dyn EventSink>) -> Result<Self> {
         if !nsp.starts_with('/') {
-            return Err(Error::InvalidArgument(format!(
-                "namespace {nsp:?} must start with '/'"
-            )));
+            return Err(Error::InvalidArgument(format!("namespace {nsp:?} must start with '/'")));
         }
         let options = ClientOptions::socket_options_from_json(options_json)?;
         Self::attach(Arc::clone(&self.manager), nsp, &options, sink)
@@ -170,11 +161,7 @@ impl Socket {
             auto_join_channels: options.auto_join_channels,
             buffer_messages: options.buffer_messages,
         };
-        socket.manager.send(Command::Attach {
-            key,
-            config,
-            shared,
-        })?;
+        socket.manager.send(Command::Attach { key, config, shared })?;
         if options.auto_connect {
             socket.open()?;
         }
@@ -183,29 +170,28 @@ impl Socket {
 
     /// Connects (idempotent); re-enables reconnection after a close.
     pub fn open(&self) -> Result<()> {
-        let generation = self.shared.next_generation(|_| None);
-        self.manager.send(Command::Open {
-            key: self.key,
-            generation,
-        })
+        let key = self.key;
+        self.shared.next_generation(
+            |_| None,
+            |generation| self.manager.send(Command::Open { key, generation }),
+        )
     }
 
     /// Disconnects (idempotent). If connected, `io client disconnect` is published before this returns.
     pub fn close(&self) -> Result<()> {
-        let generation = self.shared.next_generation(|state| {
-            if state.is_connected() {
+        let key = self.key;
+        self.shared.next_generation(
+            |state| {
+                if !state.is_connected() {
+                    return None;
+                }
                 state.set_disconnected();
                 Some(Event::Disconnect {
                     reason: "io client disconnect".to_owned(),
                 })
-            } else {
-                None
-            }
-        });
-        self.manager.send(Command::Close {
-            key: self.key,
-            generation,
-        })
+            },
+            |generation| self.manager.send(Command::Close { key, generation }),
+        )
     }
 
     pub fn is_connected(&self) -> bool {
@@ -250,24 +236,13 @@ impl Socket {
             timeout: request.timeout,
             counted,
         };
-        self.manager.send(Command::Emit {
-            key: self.key,
-            emit,
-        })
+        self.manager.send(Command::Emit { key: self.key, emit })
     }
 
     /// Answers the server's ack request `handle` (from [`IncomingEvent::ack`]) exactly once.
-    pub fn answer_ack(
-        &self,
-        handle: u64,
-        args: Vec<Value>,
-        attachments: Vec<Vec<u8>>,
-    ) -> Result<()> {
+    pub fn answer_ack(&self, handle: u64, args: Vec<Value>, attachments: Vec<Vec<u8>>) -> Result<()> {
         self.check_payload(args.clone(), &attachments, Some(0))?;
-        let (server_id, epoch) = self
-            .shared
-            .take_server_ack(handle)
-            .ok_or(Error::UnknownAck(handle))?;
+        let (server_id, epoch) = self.shared.take_server_ack(handle).ok_or(Error::UnknownAck(handle))?;
         self.manager.send(Command::AnswerAck {
             key: self.key,
             server_id,
@@ -279,12 +254,7 @@ impl Socket {
 
     /// Checks what the server would refuse by dropping the connection: too many attachments, a
     /// placeholder without its buffer, a frame over `maxPayload`.
-    fn check_payload(
-        &self,
-        items: Vec<Value>,
-        attachments: &[Vec<u8>],
-        ack_id: Option<u64>,
-    ) -> Result<()> {
+    fn check_payload(&self, items: Vec<Value>, attachments: &[Vec<u8>], ack_id: Option<u64>) -> Result<()> {
         if attachments.len() > MAX_ATTACHMENTS {
             return Err(Error::InvalidArgument(format!(
                 "{} binary attachments; the server accepts at most {MAX_ATTACHMENTS}",
@@ -303,22 +273,10 @@ impl Socket {
         };
         let packet = match ack_id {
             Some(id) => Packet::ack(&self.nsp, id, items, attachments.to_vec()),
-            None => Packet::event(
-                &self.nsp,
-                items,
-                attachments.to_vec(),
-                Some(u64::from(u32::MAX)),
-            ),
+            None => Packet::event(&self.nsp, items, attachments.to_vec(), Some(u64::from(u32::MAX))),
         };
-        let text = EnginePacket::Message(packet.encode())
-            .encode_text()
-            .unwrap_or_default();
-        let largest = attachments
-            .iter()
-            .map(Vec::len)
-            .chain([text.len()])
-            .max()
-            .unwrap_or(0);
+        let text = EnginePacket::Message(packet.encode()).encode_text().unwrap_or_default();
+        let largest = attachments.iter().map(Vec::len).chain([text.len()]).max().unwrap_or(0);
         if largest as u64 > max {
             return Err(Error::PayloadTooLarge { size: largest, max });
         }
@@ -345,12 +303,7 @@ impl Socket {
     }
 
     /// Sends `message` as `event_name` to every client (`channel` None) or to one channel.
-    pub fn send_message(
-        &self,
-        channel: Option<&str>,
-        event_name: &str,
-        message: Value,
-    ) -> Result<()> {
+    pub fn send_message(&self, channel: Option<&str>, event_name: &str, message: Value) -> Result<()> {
         if event_name.is_empty() {
             return Err(Error::InvalidArgument("event_name is empty".to_owned()));
         }
@@ -362,10 +315,7 @@ impl Socket {
     }
 
     pub fn join(&self, channel: &str) -> Result<()> {
-        self.membership(
-            ChannelCommand::Join(channel.to_owned()),
-            channels::join_packet(channel),
-        )
+        self.membership(ChannelCommand::Join(channel.to_owned()), channels::join_packet(channel))
     }
 
     pub fn leave(&self, channel: &str) -> Result<()> {
@@ -391,10 +341,7 @@ impl Socket {
                 &[],
                 None,
             )?;
-            self.manager.send(Command::Channel {
-                key: self.key,
-                command,
-            })
+            self.manager.send(Command::Channel { key: self.key, command })
         } else {
             self.emit_channel_event(packet, false, None)
         }
@@ -408,8 +355,10 @@ impl Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        self.shared.next_generation(|_| None);
-        let _ = self.manager.send(Command::Detach { key: self.key });
+        let key = self.key;
+        let _ = self
+            .shared
+            .next_generation(|_| None, |_| self.manager.send(Command::Detach { key }));
         self.manager
             .namespaces
             .lock()

@@ -138,8 +138,7 @@ impl SocketSlot {
         if let Some(auth) = &self.config.auth {
             payload.extend(auth.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
-        let payload =
-            (!payload.is_empty() || self.config.auth.is_some()).then_some(Value::Object(payload));
+        let payload = (!payload.is_empty() || self.config.auth.is_some()).then_some(Value::Object(payload));
         Packet::connect(&self.config.nsp, payload)
     }
 
@@ -259,12 +258,7 @@ impl SocketSlot {
         );
     }
 
-    fn on_queue_result(
-        &mut self,
-        seq: u64,
-        outcome: AckOutcome,
-        connection: Option<&EngineConnection>,
-    ) {
+    fn on_queue_result(&mut self, seq: u64, outcome: AckOutcome, connection: Option<&EngineConnection>) {
         if self.queue.front().map(|q| q.seq) != Some(seq) {
             return;
         }
@@ -333,11 +327,7 @@ impl SocketSlot {
         if !self.config.auto_join_channels {
             return;
         }
-        let mut packets: Vec<(String, Vec<Value>)> = self
-            .joined
-            .iter()
-            .map(|c| channels::join_packet(c))
-            .collect();
+        let mut packets: Vec<(String, Vec<Value>)> = self.joined.iter().map(|c| channels::join_packet(c)).collect();
         if let Some(profile) = &self.profile {
             packets.push(channels::update_packet(profile));
         }
@@ -444,12 +434,7 @@ impl SocketSlot {
         self.finish_ack(pending.kind, outcome, connection);
     }
 
-    fn finish_ack(
-        &mut self,
-        kind: AckKind,
-        outcome: AckOutcome,
-        connection: Option<&EngineConnection>,
-    ) {
+    fn finish_ack(&mut self, kind: AckKind, outcome: AckOutcome, connection: Option<&EngineConnection>) {
         match kind {
             AckKind::User(callback) => self.shared.deliver(Event::AckResult { callback, outcome }),
             AckKind::Queue(seq) => self.on_queue_result(seq, outcome, connection),
@@ -459,25 +444,30 @@ impl SocketSlot {
     // ----------------------------------------------------------------------------------------------
     // Connection loss and timers
 
+    /// The connection is gone (`reason` is socket.io-client's): `disconnect` if the socket was
+    /// connected, then the acks fail — socket.io-client's order.
+    pub fn lost_connection(&mut self, reason: &str) {
+        if self.connected {
+            self.publish(|state| {
+                state.set_disconnected();
+                Some(Event::Disconnect {
+                    reason: reason.to_owned(),
+                })
+            });
+        }
+        self.on_disconnected();
+    }
+
     /// The socket stopped being connected (any reason): fail the acks of packets already sent.
     pub fn on_disconnected(&mut self) {
         self.connected = false;
         self.connect_sent = false;
         self.receive_buffer.clear();
         let buffered: BTreeSet<u64> = self.send_buffer.iter().filter_map(|p| p.id).collect();
-        let failed: Vec<u64> = self
-            .acks
-            .keys()
-            .copied()
-            .filter(|id| !buffered.contains(id))
-            .collect();
+        let failed: Vec<u64> = self.acks.keys().copied().filter(|id| !buffered.contains(id)).collect();
         for id in failed {
             if let Some(pending) = self.acks.remove(&id) {
-                self.finish_ack(
-                    pending.kind,
-                    AckOutcome::Failed(ACK_DISCONNECTED.to_owned()),
-                    None,
-                );
+                self.finish_ack(pending.kind, AckOutcome::Failed(ACK_DISCONNECTED.to_owned()), None);
             }
         }
     }
@@ -504,11 +494,7 @@ impl SocketSlot {
             if removed > 0 {
                 self.shared.adjust_buffered(0, removed);
             }
-            self.finish_ack(
-                pending.kind,
-                AckOutcome::Failed(ACK_TIMED_OUT.to_owned()),
-                connection,
-            );
+            self.finish_ack(pending.kind, AckOutcome::Failed(ACK_TIMED_OUT.to_owned()), connection);
         }
     }
 }

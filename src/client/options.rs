@@ -105,10 +105,7 @@ impl ClientOptions {
         let options = Self::from_json(json)?;
         if let Some(json) = json.filter(|s| !s.trim().is_empty()) {
             if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(json) {
-                if let Some(key) = map
-                    .keys()
-                    .find(|k| !SOCKET_OPTION_NAMES.contains(&k.as_str()))
-                {
+                if let Some(key) = map.keys().find(|k| !SOCKET_OPTION_NAMES.contains(&k.as_str())) {
                     return Err(Error::InvalidOptions(format!(
                         "\"{key}\" configures the shared connection; set it on the client that opened it"
                     )));
@@ -124,8 +121,8 @@ impl ClientOptions {
         let Some(json) = json.filter(|s| !s.trim().is_empty()) else {
             return Ok(options);
         };
-        let value: Value = serde_json::from_str(json)
-            .map_err(|e| Error::InvalidOptions(format!("not valid JSON ({e})")))?;
+        let value: Value =
+            serde_json::from_str(json).map_err(|e| Error::InvalidOptions(format!("not valid JSON ({e})")))?;
         let Value::Object(map) = value else {
             return Err(Error::InvalidOptions("must be a JSON object".to_owned()));
         };
@@ -175,10 +172,7 @@ struct Field<'a> {
 
 impl Field<'_> {
     fn wrong(&self, expected: &str) -> Error {
-        Error::InvalidOptions(format!(
-            "\"{}\" must be {expected}, got {}",
-            self.key, self.value
-        ))
+        Error::InvalidOptions(format!("\"{}\" must be {expected}, got {}", self.key, self.value))
     }
 
     fn string(&self) -> Result<&str> {
@@ -193,9 +187,7 @@ impl Field<'_> {
     }
 
     fn boolean(&self) -> Result<bool> {
-        self.value
-            .as_bool()
-            .ok_or_else(|| self.wrong("true or false"))
+        self.value.as_bool().ok_or_else(|| self.wrong("true or false"))
     }
 
     fn millis(&self) -> Result<Duration> {
@@ -270,8 +262,7 @@ impl Field<'_> {
     fn header_map(&self) -> Result<Vec<(String, String)>> {
         let headers = self.string_map()?;
         for (name, value) in &headers {
-            let bad_name =
-                name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+            let bad_name = name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
             let bad_value = value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
             if bad_name || bad_value {
                 return Err(Error::InvalidOptions(format!(
@@ -305,24 +296,12 @@ impl Endpoint {
         let (scheme, secure) = match url.scheme() {
             "http" | "ws" => ("ws", false),
             "https" | "wss" => ("wss", true),
-            other => {
-                return Err(bad(&format!(
-                    "scheme {other:?} is not http, https, ws or wss"
-                )))
-            }
+            other => return Err(bad(&format!("scheme {other:?} is not http, https, ws or wss"))),
         };
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| bad("no host"))?;
-        let mut origin =
-            Url::parse(&format!("{scheme}://placeholder/")).map_err(|e| bad(&e.to_string()))?;
-        origin
-            .set_host(Some(host))
-            .map_err(|e| bad(&e.to_string()))?;
-        origin
-            .set_port(url.port())
-            .map_err(|_| bad("invalid port"))?;
+        let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| bad("no host"))?;
+        let mut origin = Url::parse(&format!("{scheme}://placeholder/")).map_err(|e| bad(&e.to_string()))?;
+        origin.set_host(Some(host)).map_err(|e| bad(&e.to_string()))?;
+        origin.set_port(url.port()).map_err(|_| bad("invalid port"))?;
         let query = url
             .query_pairs()
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -370,18 +349,9 @@ mod tests {
 
     #[test]
     fn defaults() {
-        assert_eq!(
-            ClientOptions::from_json(None).unwrap(),
-            ClientOptions::default()
-        );
-        assert_eq!(
-            ClientOptions::from_json(Some("  ")).unwrap(),
-            ClientOptions::default()
-        );
-        assert_eq!(
-            ClientOptions::from_json(Some("{}")).unwrap(),
-            ClientOptions::default()
-        );
+        assert_eq!(ClientOptions::from_json(None).unwrap(), ClientOptions::default());
+        assert_eq!(ClientOptions::from_json(Some("  ")).unwrap(), ClientOptions::default());
+        assert_eq!(ClientOptions::from_json(Some("{}")).unwrap(), ClientOptions::default());
     }
 
     #[test]
@@ -393,44 +363,26 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(o.path, "/rt/");
-        assert_eq!(
-            o.query,
-            vec![("a".into(), "1".into()), ("n".into(), "2".into())]
-        );
+        assert_eq!(o.query, vec![("a".into(), "1".into()), ("n".into(), "2".into())]);
         assert_eq!(o.auth.unwrap()["token"], "t");
         assert_eq!(o.extra_headers, vec![("X-Key".into(), "v".into())]);
         assert!(!o.auto_connect && !o.reconnection);
         assert_eq!(o.reconnection_attempts, Some(3));
         assert_eq!(
-            (
-                o.reconnection_delay.as_millis(),
-                o.reconnection_delay_max.as_millis()
-            ),
+            (o.reconnection_delay.as_millis(), o.reconnection_delay_max.as_millis()),
             (10, 20)
         );
         assert_eq!(o.randomization_factor, 0.0);
-        assert_eq!(
-            (o.timeout.as_millis(), o.ack_timeout.unwrap().as_millis()),
-            (500, 100)
-        );
+        assert_eq!((o.timeout.as_millis(), o.ack_timeout.unwrap().as_millis()), (500, 100));
         assert_eq!(o.ca_file.unwrap(), PathBuf::from("/ca.pem"));
-        let o = ClientOptions::from_json(Some(
-            r#"{"reconnectionAttempts":null,"auth":null,"ackTimeout":null}"#,
-        ))
-        .unwrap();
-        assert_eq!(
-            (o.reconnection_attempts, o.auth, o.ack_timeout),
-            (None, None, None)
-        );
+        let o =
+            ClientOptions::from_json(Some(r#"{"reconnectionAttempts":null,"auth":null,"ackTimeout":null}"#)).unwrap();
+        assert_eq!((o.reconnection_attempts, o.auth, o.ack_timeout), (None, None, None));
     }
 
     #[test]
     fn errors_name_the_key() {
-        let err = |json: &str| {
-            ClientOptions::from_json(Some(json))
-                .unwrap_err()
-                .to_string()
-        };
+        let err = |json: &str| ClientOptions::from_json(Some(json)).unwrap_err().to_string();
         assert_eq!(err(r#"{"bogus":1}"#), "unknown option \"bogus\"");
         assert!(err("{").contains("not valid JSON"));
         assert!(err("[1]").contains("must be a JSON object"));
@@ -469,18 +421,8 @@ mod tests {
             Endpoint::parse("ws://[::1]:5/x/").unwrap().origin.as_str(),
             "ws://[::1]:5/"
         );
-        for bad in [
-            "not a url",
-            "ftp://x",
-            "http://",
-            "",
-            "http://:80/",
-            "mailto:a@b",
-        ] {
-            assert!(
-                matches!(Endpoint::parse(bad), Err(Error::InvalidUrl { .. })),
-                "{bad}"
-            );
+        for bad in ["not a url", "ftp://x", "http://", "", "http://:80/", "mailto:a@b"] {
+            assert!(matches!(Endpoint::parse(bad), Err(Error::InvalidUrl { .. })), "{bad}");
         }
     }
 

@@ -94,9 +94,7 @@ impl SocketShared {
 
     fn lock(&self) -> MutexGuard<'_, SocketState> {
         // A poisoned lock only means a panic elsewhere; the state itself is always consistent.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn is_connected(&self) -> bool {
@@ -133,15 +131,23 @@ impl SocketShared {
         self.sink.deliver(event);
     }
 
-    /// Starts a new generation (an open or close call) and returns it. `update` runs under the same
-    /// lock and may publish at once, e.g. the `io client disconnect` of a close.
-    pub fn next_generation(&self, update: impl FnOnce(&mut SocketState) -> Option<Event>) -> u64 {
+    /// Starts a new generation (an open or close call): `update` may change the state and return an
+    /// event (the `io client disconnect` of a close); `send` hands the task its command. All under one
+    /// lock, command before event, so whatever a callback does about the event reaches the task after
+    /// the command that caused it.
+    pub fn next_generation<E>(
+        &self,
+        update: impl FnOnce(&mut SocketState) -> Option<Event>,
+        send: impl FnOnce(u64) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut state = self.lock();
         state.generation += 1;
-        if let Some(event) = update(&mut state) {
+        let event = update(&mut state);
+        send(state.generation)?;
+        if let Some(event) = event {
             self.sink.deliver(event);
         }
-        state.generation
+        Ok(())
     }
 
     /// Decides, for an emit made now, whether it is sent, dropped (volatile, offline) or buffered;

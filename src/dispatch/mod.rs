@@ -120,9 +120,7 @@ impl Dispatcher {
     }
 
     fn lock(&self) -> MutexGuard<'_, QueueState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Starts delivering held events.
@@ -178,10 +176,7 @@ impl Dispatcher {
         state.listeners.remove(index);
         if !in_callback() {
             while state.running == Some(id) {
-                state = self
-                    .idle
-                    .wait(state)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                state = self.idle.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         }
         true
@@ -196,10 +191,7 @@ impl Dispatcher {
         let listeners = std::mem::take(&mut state.listeners);
         if !in_callback() {
             while state.running.is_some() {
-                state = self
-                    .idle
-                    .wait(state)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                state = self.idle.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         }
         drop(state);
@@ -346,10 +338,7 @@ impl Pool {
             if let Some(dispatcher) = ready.pop_front() {
                 return dispatcher;
             }
-            ready = self
-                .available
-                .wait(ready)
-                .unwrap_or_else(|p| p.into_inner());
+            ready = self.available.wait(ready).unwrap_or_else(|p| p.into_inner());
         }
     }
 }

@@ -27,9 +27,8 @@ pub type realtime_channel_fn = Option<
 
 /// The members of a channel: on success `error` is NULL and `members_json` is the server's answer
 /// (a JSON array of `{"id":…, "data":…}`); on failure `error` says why and `members_json` is NULL.
-pub type realtime_members_fn = Option<
-    unsafe extern "C" fn(user_data: *mut c_void, error: *const c_char, members_json: *const c_char),
->;
+pub type realtime_members_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, error: *const c_char, members_json: *const c_char)>;
 
 fn channel_callback(cb: realtime_channel_fn, user_data: *mut c_void) -> Option<Callback> {
     let user_data = UserData(user_data);
@@ -45,8 +44,7 @@ fn channel_callback(cb: realtime_channel_fn, user_data: *mut c_void) -> Option<C
             let channel = envelope.channel.as_deref().map(to_cstring);
             let member = envelope.member_id.as_deref().map(to_cstring);
             let data = to_cstring(&envelope.data.to_string());
-            let ptr =
-                |s: &Option<std::ffi::CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+            let ptr = |s: &Option<std::ffi::CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
             // SAFETY: the application registered `cb` with `user_data`; the strings outlive the call.
             unsafe { cb(user_data.0, ptr(&channel), ptr(&member), data.as_ptr()) }
         })
@@ -108,31 +106,21 @@ pub unsafe extern "C" fn realtime_send(
 /// sent again after every reconnect (not buffered while offline: the reconnect sends it).
 /// Thread: any.
 #[no_mangle]
-pub unsafe extern "C" fn realtime_join(
-    client: *mut realtime_client,
-    channel: *const c_char,
-) -> realtime_status {
+pub unsafe extern "C" fn realtime_join(client: *mut realtime_client, channel: *const c_char) -> realtime_status {
     boundary_status(|| {
         let entry = lookup_released(client)?;
         // SAFETY: as in realtime_send.
-        entry
-            .socket
-            .join(unsafe { required_str(channel, "channel") }?)
+        entry.socket.join(unsafe { required_str(channel, "channel") }?)
     })
 }
 
 /// Leaves `channel`. Thread: any.
 #[no_mangle]
-pub unsafe extern "C" fn realtime_leave(
-    client: *mut realtime_client,
-    channel: *const c_char,
-) -> realtime_status {
+pub unsafe extern "C" fn realtime_leave(client: *mut realtime_client, channel: *const c_char) -> realtime_status {
     boundary_status(|| {
         let entry = lookup_released(client)?;
         // SAFETY: as in realtime_send.
-        entry
-            .socket
-            .leave(unsafe { required_str(channel, "channel") }?)
+        entry.socket.leave(unsafe { required_str(channel, "channel") }?)
     })
 }
 
@@ -147,10 +135,7 @@ pub unsafe extern "C" fn realtime_update_profile(
     boundary_status(|| {
         let entry = lookup_released(client)?;
         // SAFETY: as in realtime_send.
-        let data = parse_json(
-            unsafe { required_str(data_json, "data_json") }?,
-            "data_json",
-        )?;
+        let data = parse_json(unsafe { required_str(data_json, "data_json") }?, "data_json")?;
         entry.socket.update_profile(data)
     })
 }
@@ -176,13 +161,8 @@ pub unsafe extern "C" fn realtime_get_members(
                 let user_data = user_data;
                 match outcome {
                     AckOutcome::Answered { args, .. } => {
-                        let members = to_cstring(
-                            &args
-                                .first()
-                                .cloned()
-                                .unwrap_or(Value::Array(Vec::new()))
-                                .to_string(),
-                        );
+                        let members =
+                            to_cstring(&args.first().cloned().unwrap_or(Value::Array(Vec::new())).to_string());
                         // SAFETY: the application passed `cb` with `user_data`; the string outlives the call.
                         unsafe { cb(user_data.0, std::ptr::null(), members.as_ptr()) }
                     }
@@ -244,10 +224,5 @@ pub unsafe extern "C" fn realtime_on_message(
         unsafe { required_str(event_name, "event_name") }.map(|e| Some(e.to_owned()))
     });
     let Some(name) = name else { return 0 };
-    add_listener(
-        client,
-        EventKind::Named(name),
-        false,
-        channel_callback(cb, user_data),
-    )
+    add_listener(client, EventKind::Named(name), false, channel_callback(cb, user_data))
 }

@@ -23,8 +23,7 @@ pub(super) struct ClientEntry {
     pub(super) dispatcher: Arc<Dispatcher>,
 }
 
-static CLIENTS: Lazy<RwLock<HashMap<usize, Arc<ClientEntry>>>> =
-    Lazy::new(|| RwLock::new(HashMap::new()));
+static CLIENTS: Lazy<RwLock<HashMap<usize, Arc<ClientEntry>>>> = Lazy::new(|| RwLock::new(HashMap::new()));
 /// Handle values: never 0, never reused within a process.
 static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(1);
 
@@ -44,10 +43,7 @@ pub(super) fn lookup(client: *const realtime_client) -> Result<Arc<ClientEntry>>
         return Err(Error::InvalidArgument("client is NULL".to_owned()));
     }
     let clients = CLIENTS.read().unwrap_or_else(|p| p.into_inner());
-    clients
-        .get(&(client as usize))
-        .cloned()
-        .ok_or(Error::InvalidHandle)
+    clients.get(&(client as usize)).cloned().ok_or(Error::InvalidHandle)
 }
 
 pub(super) fn lookup_released(client: *const realtime_client) -> Result<Arc<ClientEntry>> {
@@ -71,10 +67,7 @@ pub(super) fn lookup_released(client: *const realtime_client) -> Result<Arc<Clie
 /// registrations (or for at most 100 ms) are held, so listeners registered right after
 /// realtime_new() never miss the first events.
 #[no_mangle]
-pub unsafe extern "C" fn realtime_new(
-    url: *const c_char,
-    options_json: *const c_char,
-) -> *mut realtime_client {
+pub unsafe extern "C" fn realtime_new(url: *const c_char, options_json: *const c_char) -> *mut realtime_client {
     boundary(std::ptr::null_mut(), || {
         // SAFETY: the caller passes NULL or NUL-terminated strings valid for the call.
         let url = unsafe { required_str(url, "url") }?;
@@ -156,11 +149,7 @@ pub extern "C" fn realtime_is_connected(client: *const realtime_client) -> bool 
 /// not connected, for a NULL or freed client, or when `buf` is NULL with `buf_len > 0`.
 /// `buf` may be NULL when `buf_len` is 0, to ask the length. Thread: any.
 #[no_mangle]
-pub unsafe extern "C" fn realtime_socket_id(
-    client: *const realtime_client,
-    buf: *mut c_char,
-    buf_len: usize,
-) -> usize {
+pub unsafe extern "C" fn realtime_socket_id(client: *const realtime_client, buf: *mut c_char, buf_len: usize) -> usize {
     boundary(0, || {
         let entry = lookup_released(client)?;
         if buf.is_null() && buf_len > 0 {
@@ -199,8 +188,7 @@ pub(super) fn add_listener(
 ) -> u64 {
     boundary(0, || {
         let entry = lookup(client)?;
-        let callback =
-            callback.ok_or_else(|| Error::InvalidArgument("callback is NULL".to_owned()))?;
+        let callback = callback.ok_or_else(|| Error::InvalidArgument("callback is NULL".to_owned()))?;
         Ok(entry.dispatcher.add_listener(kind, once, callback))
     })
 }
@@ -266,13 +254,7 @@ pub extern "C" fn realtime_on_disconnect(
 #[no_mangle]
 pub extern "C" fn realtime_on_error(
     client: *mut realtime_client,
-    cb: Option<
-        unsafe extern "C" fn(
-            user_data: *mut c_void,
-            message: *const c_char,
-            data_json: *const c_char,
-        ),
-    >,
+    cb: Option<unsafe extern "C" fn(user_data: *mut c_void, message: *const c_char, data_json: *const c_char)>,
     user_data: *mut c_void,
 ) -> u64 {
     let user_data = UserData(user_data);

@@ -1,9 +1,7 @@
 //! Events and acks: emit (plain, volatile, with ack, binary), listen (on, once, on_any), answer the
 //! server's ack requests; plus namespaces on a shared connection and the recovery flag.
 
-use super::client::{
-    add_listener, lookup, lookup_released, realtime_client, register, ClientEntry, UserData,
-};
+use super::client::{add_listener, lookup, lookup_released, realtime_client, register, ClientEntry, UserData};
 use super::{boundary, boundary_status, optional_str, required_str, to_cstring};
 use crate::client::{AckCallback, AckOutcome, EmitRequest, Event, EventSink};
 use crate::dispatch::{Callback, Dispatcher, EventKind};
@@ -61,16 +59,13 @@ pub(super) fn parse_args(args_json: Option<&str>) -> Result<Vec<Value>> {
         Ok(_) => Err(Error::InvalidArgument(
             "args_json must be a JSON array, e.g. [\"hello\", 1]".to_owned(),
         )),
-        Err(e) => Err(Error::InvalidArgument(format!(
-            "args_json is not valid JSON: {e}"
-        ))),
+        Err(e) => Err(Error::InvalidArgument(format!("args_json is not valid JSON: {e}"))),
     }
 }
 
 /// Parses a required JSON value argument.
 pub(super) fn parse_json(text: &str, name: &str) -> Result<Value> {
-    serde_json::from_str(text)
-        .map_err(|e| Error::InvalidArgument(format!("{name} is not valid JSON: {e}")))
+    serde_json::from_str(text).map_err(|e| Error::InvalidArgument(format!("{name} is not valid JSON: {e}")))
 }
 
 /// Copies the application's buffers.
@@ -146,13 +141,7 @@ fn event_callback(cb: realtime_event_fn, user_data: *mut c_void) -> Option<Callb
 
 /// Wraps a C ack callback for the core; it runs on the client's event queue.
 pub(super) fn ack_callback(
-    cb: unsafe extern "C" fn(
-        *mut c_void,
-        *const c_char,
-        *const c_char,
-        *const realtime_buffer,
-        usize,
-    ),
+    cb: unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char, *const realtime_buffer, usize),
     user_data: *mut c_void,
 ) -> AckCallback {
     let user_data = UserData(user_data);
@@ -176,15 +165,7 @@ pub(super) fn ack_callback(
             AckOutcome::Failed(error) => {
                 let error = to_cstring(error);
                 // SAFETY: as in event_callback.
-                unsafe {
-                    cb(
-                        user_data.0,
-                        error.as_ptr(),
-                        std::ptr::null(),
-                        std::ptr::null(),
-                        0,
-                    )
-                }
+                unsafe { cb(user_data.0, error.as_ptr(), std::ptr::null(), std::ptr::null(), 0) }
             }
         }
     })
@@ -205,12 +186,7 @@ pub unsafe extern "C" fn realtime_on(
         unsafe { required_str(event, "event") }.map(|e| Some(e.to_owned()))
     });
     let Some(name) = name else { return 0 };
-    add_listener(
-        client,
-        EventKind::Named(name),
-        false,
-        event_callback(cb, user_data),
-    )
+    add_listener(client, EventKind::Named(name), false, event_callback(cb, user_data))
 }
 
 /// Like realtime_on(), but the listener is removed before its first call: it runs at most once.
@@ -226,22 +202,13 @@ pub unsafe extern "C" fn realtime_once(
         unsafe { required_str(event, "event") }.map(|e| Some(e.to_owned()))
     });
     let Some(name) = name else { return 0 };
-    add_listener(
-        client,
-        EventKind::Named(name),
-        true,
-        event_callback(cb, user_data),
-    )
+    add_listener(client, EventKind::Named(name), true, event_callback(cb, user_data))
 }
 
 /// Listens for every server event, whatever its name (socket.io-client's onAny); catch-all listeners
 /// run before the named ones. Returns a listener id (> 0), or 0 on bad input. Thread: any.
 #[no_mangle]
-pub extern "C" fn realtime_on_any(
-    client: *mut realtime_client,
-    cb: realtime_event_fn,
-    user_data: *mut c_void,
-) -> u64 {
+pub extern "C" fn realtime_on_any(client: *mut realtime_client, cb: realtime_event_fn, user_data: *mut c_void) -> u64 {
     add_listener(client, EventKind::Any, false, event_callback(cb, user_data))
 }
 
@@ -303,18 +270,7 @@ pub unsafe extern "C" fn realtime_emit(
     args_json: *const c_char,
 ) -> realtime_status {
     // SAFETY: forwarded from the caller.
-    unsafe {
-        emit(
-            client,
-            event,
-            args_json,
-            std::ptr::null(),
-            0,
-            false,
-            0,
-            None,
-        )
-    }
+    unsafe { emit(client, event, args_json, std::ptr::null(), 0, false, 0, None) }
 }
 
 /// Like realtime_emit(), but dropped (with REALTIME_STATUS_OK) when not connected, never buffered.
@@ -377,18 +333,7 @@ pub unsafe extern "C" fn realtime_emit_binary(
 ) -> realtime_status {
     let ack = cb.map(|cb| ack_callback(cb, user_data));
     // SAFETY: forwarded from the caller.
-    unsafe {
-        emit(
-            client,
-            event,
-            args_json,
-            buffers,
-            buffer_count,
-            false,
-            timeout_ms,
-            ack,
-        )
-    }
+    unsafe { emit(client, event, args_json, buffers, buffer_count, false, timeout_ms, ack) }
 }
 
 /// Answers the server's ack request `ack_id` (from a realtime_event_fn) with the arguments in
@@ -445,10 +390,9 @@ pub unsafe extern "C" fn realtime_new_namespace(
         // SAFETY: forwarded from the caller.
         let options = unsafe { optional_str(options_json, "options_json") }?;
         let dispatcher = Dispatcher::new();
-        let socket =
-            parent
-                .socket
-                .namespace(nsp, options, Arc::clone(&dispatcher) as Arc<dyn EventSink>)?;
+        let socket = parent
+            .socket
+            .namespace(nsp, options, Arc::clone(&dispatcher) as Arc<dyn EventSink>)?;
         Ok(register(ClientEntry { socket, dispatcher }))
     })
 }

@@ -82,10 +82,7 @@ pub(crate) unsafe fn required_str<'a>(ptr: *const c_char, name: &str) -> Result<
 ///
 /// # Safety
 /// As [`required_str`].
-pub(crate) unsafe fn optional_str<'a>(
-    ptr: *const c_char,
-    name: &str,
-) -> Result<Option<&'a str>, Error> {
+pub(crate) unsafe fn optional_str<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>, Error> {
     if ptr.is_null() {
         Ok(None)
     } else {
@@ -96,8 +93,7 @@ pub(crate) unsafe fn optional_str<'a>(
 
 /// A C string for a callback: interior NULs (which C cannot see past) become U+FFFD.
 pub(crate) fn to_cstring(text: &str) -> CString {
-    CString::new(text)
-        .unwrap_or_else(|_| CString::new(text.replace('\0', "\u{FFFD}")).expect("no NUL left"))
+    CString::new(text).unwrap_or_else(|_| CString::new(text.replace('\0', "\u{FFFD}")).expect("no NUL left"))
 }
 
 /// This thread's last failure message; `""` when none; never NULL. Valid until the next failing call
@@ -112,10 +108,9 @@ pub extern "C" fn realtime_last_error() -> *const c_char {
 /// The library version, e.g. `"0.1.0"`. Static storage; never NULL.
 #[no_mangle]
 pub extern "C" fn realtime_version() -> *const c_char {
-    static VERSION: &CStr =
-        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
-            Ok(version) => version,
-            Err(_) => c"unknown",
-        };
+    static VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(version) => version,
+        Err(_) => c"unknown",
+    };
     VERSION.as_ptr()
 }

@@ -59,11 +59,7 @@ pub fn delay_ms(min_ms: u64, max_ms: u64, jitter: f64, attempt: u32, random: f64
     if jitter > 0.0 {
         let deviation = (random * jitter * delay).floor();
         let even = ((random * 10.0).floor() as u64) % 2 == 0;
-        delay = if even {
-            delay - deviation
-        } else {
-            delay + deviation
-        };
+        delay = if even { delay - deviation } else { delay + deviation };
     }
     let capped = delay.min(max_ms as f64).max(0.0);
     capped as u64
@@ -76,9 +72,7 @@ mod tests {
     #[test]
     fn no_jitter_doubles_then_caps() {
         let mut b = ReconnectBackoff::new(1000, 5000, 0.0);
-        let got: Vec<u64> = (0..5)
-            .map(|_| b.next_delay(0.3).as_millis() as u64)
-            .collect();
+        let got: Vec<u64> = (0..5).map(|_| b.next_delay(0.3).as_millis() as u64).collect();
         assert_eq!(got, vec![1000, 2000, 4000, 5000, 5000]);
         assert_eq!(b.attempts(), 5);
         b.reset();
@@ -98,13 +92,7 @@ mod tests {
 
     #[test]
     fn defaults_stay_in_documented_ranges() {
-        let ranges = [
-            (500, 1500),
-            (1000, 3000),
-            (2000, 5000),
-            (4000, 5000),
-            (4000, 5000),
-        ];
+        let ranges = [(500, 1500), (1000, 3000), (2000, 5000), (4000, 5000), (4000, 5000)];
         for (attempt, (lo, hi)) in ranges.iter().enumerate() {
             for i in 0..1000 {
                 let r = i as f64 / 1000.0;

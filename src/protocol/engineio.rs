@@ -87,11 +87,7 @@ impl Handshake {
         };
         let upgrades = match obj.get("upgrades") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
             Some(_) => return Err(bad("upgrades is not an array")),
         };
         Ok(Handshake {
@@ -133,9 +129,7 @@ mod tests {
             (h.ping_interval_ms, h.ping_timeout_ms, h.max_payload),
             (300, 200, 1_000_000)
         );
-        let round =
-            EnginePacket::decode_text(&EnginePacket::Open(h.clone()).encode_text().unwrap())
-                .unwrap();
+        let round = EnginePacket::decode_text(&EnginePacket::Open(h.clone()).encode_text().unwrap()).unwrap();
         assert_eq!(round, EnginePacket::Open(h));
     }
 
@@ -154,23 +148,14 @@ mod tests {
             EnginePacket::decode_text("42[\"a\"]").unwrap(),
             EnginePacket::Message("2[\"a\"]".into())
         );
-        assert_eq!(
-            EnginePacket::decode_text("5").unwrap(),
-            EnginePacket::Upgrade
-        );
+        assert_eq!(EnginePacket::decode_text("5").unwrap(), EnginePacket::Upgrade);
         assert_eq!(EnginePacket::decode_text("6").unwrap(), EnginePacket::Noop);
         assert_eq!(
             EnginePacket::decode_binary(vec![1, 2]),
             EnginePacket::BinaryMessage(vec![1, 2])
         );
-        assert_eq!(
-            EnginePacket::Pong(String::new()).encode_text().unwrap(),
-            "3"
-        );
-        assert_eq!(
-            EnginePacket::Message("0".into()).encode_text().unwrap(),
-            "40"
-        );
+        assert_eq!(EnginePacket::Pong(String::new()).encode_text().unwrap(), "3");
+        assert_eq!(EnginePacket::Message("0".into()).encode_text().unwrap(), "40");
         assert_eq!(EnginePacket::BinaryMessage(vec![]).encode_text(), None);
     }
 
@@ -197,10 +182,7 @@ mod tests {
             r#"0{"sid":"a","upgrades":"ws"}"#,
         ] {
             assert!(
-                matches!(
-                    EnginePacket::decode_text(bad),
-                    Err(ProtocolError::BadHandshake(_))
-                ),
+                matches!(EnginePacket::decode_text(bad), Err(ProtocolError::BadHandshake(_))),
                 "{bad}"
             );
         }

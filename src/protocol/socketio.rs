@@ -143,8 +143,7 @@ impl Packet {
     pub fn decode(text: &str) -> Result<(Self, usize), ProtocolError> {
         let mut chars = text.char_indices().peekable();
         let (_, type_char) = chars.next().ok_or(ProtocolError::Empty)?;
-        let kind =
-            PacketType::from_char(type_char).ok_or(ProtocolError::UnknownSocketType(type_char))?;
+        let kind = PacketType::from_char(type_char).ok_or(ProtocolError::UnknownSocketType(type_char))?;
         let mut rest = &text[type_char.len_utf8()..];
 
         let mut expected = 0usize;
@@ -154,9 +153,7 @@ impl Packet {
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(ProtocolError::BadAttachmentCount);
             }
-            expected = digits
-                .parse()
-                .map_err(|_| ProtocolError::BadAttachmentCount)?;
+            expected = digits.parse().map_err(|_| ProtocolError::BadAttachmentCount)?;
             if expected > MAX_ATTACHMENTS {
                 return Err(ProtocolError::TooManyAttachments(expected));
             }
@@ -172,11 +169,7 @@ impl Packet {
 
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         let id = if digits > 0 {
-            Some(
-                rest[..digits]
-                    .parse::<u64>()
-                    .map_err(|_| ProtocolError::BadAckId)?,
-            )
+            Some(rest[..digits].parse::<u64>().map_err(|_| ProtocolError::BadAckId)?)
         } else {
             None
         };
@@ -185,10 +178,7 @@ impl Packet {
         let data = if rest.is_empty() {
             None
         } else {
-            Some(
-                serde_json::from_str::<Value>(rest)
-                    .map_err(|e| ProtocolError::BadJson(e.to_string()))?,
-            )
+            Some(serde_json::from_str::<Value>(rest).map_err(|e| ProtocolError::BadJson(e.to_string()))?)
         };
         validate_payload(kind, data.as_ref())?;
         let packet = Packet {
@@ -244,9 +234,7 @@ fn validate_payload(kind: PacketType, data: Option<&Value>) -> Result<(), Protoc
 /// Checks that every `{"_placeholder":true,"num":i}` in `data` has an integer `i < attachments`.
 pub fn validate_placeholders(data: &Value, attachments: usize) -> Result<(), ProtocolError> {
     match data {
-        Value::Array(items) => items
-            .iter()
-            .try_for_each(|v| validate_placeholders(v, attachments)),
+        Value::Array(items) => items.iter().try_for_each(|v| validate_placeholders(v, attachments)),
         Value::Object(map) => {
             if map.get("_placeholder") == Some(&Value::Bool(true)) {
                 match map.get("num").and_then(Value::as_u64) {
@@ -254,8 +242,7 @@ pub fn validate_placeholders(data: &Value, attachments: usize) -> Result<(), Pro
                     _ => Err(ProtocolError::BadPlaceholder),
                 }
             } else {
-                map.values()
-                    .try_for_each(|v| validate_placeholders(v, attachments))
+                map.values().try_for_each(|v| validate_placeholders(v, attachments))
             }
         }
         _ => Ok(()),
@@ -301,10 +288,7 @@ impl BinaryReassembler {
 
     /// A binary frame arrived. Returns the packet when it was the last attachment.
     pub fn feed_binary(&mut self, bytes: Vec<u8>) -> Result<Option<Packet>, ProtocolError> {
-        let (packet, expected) = self
-            .pending
-            .as_mut()
-            .ok_or(ProtocolError::UnexpectedBinary)?;
+        let (packet, expected) = self.pending.as_mut().ok_or(ProtocolError::UnexpectedBinary)?;
         packet.attachments.push(bytes);
         if packet.attachments.len() < *expected {
             return Ok(None);
@@ -342,23 +326,11 @@ mod tests {
         );
         assert_eq!(Packet::disconnect("/admin").encode(), "1/admin,");
         assert_eq!(
-            Packet::event(
-                "/",
-                vec![json!("echo"), json!("a"), json!({"n":1.5})],
-                vec![],
-                None
-            )
-            .encode(),
+            Packet::event("/", vec![json!("echo"), json!("a"), json!({"n":1.5})], vec![], None).encode(),
             r#"2["echo","a",{"n":1.5}]"#
         );
         assert_eq!(
-            Packet::event(
-                "/",
-                vec![json!("echo"), json!("x"), Value::Null],
-                vec![],
-                Some(7)
-            )
-            .encode(),
+            Packet::event("/", vec![json!("echo"), json!("x"), Value::Null], vec![], Some(7)).encode(),
             r#"27["echo","x",null]"#
         );
         assert_eq!(
@@ -380,13 +352,7 @@ mod tests {
             r#"52-/admin,789["baz",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
         );
         assert_eq!(
-            Packet::ack(
-                "/",
-                3,
-                vec![json!({"_placeholder":true,"num":0})],
-                vec![vec![9]]
-            )
-            .encode(),
+            Packet::ack("/", 3, vec![json!({"_placeholder":true,"num":0})], vec![vec![9]]).encode(),
             r#"61-3[{"_placeholder":true,"num":0}]"#
         );
     }
@@ -411,21 +377,14 @@ mod tests {
         let p = decode(r#"27["echo","x",null]"#);
         assert_eq!((p.kind, p.id), (PacketType::Event, Some(7)));
         let (name, args) = p.event_name_and_args().unwrap();
-        assert_eq!(
-            (name.as_str(), args),
-            ("echo", &[json!("x"), Value::Null][..])
-        );
+        assert_eq!((name.as_str(), args), ("echo", &[json!("x"), Value::Null][..]));
         let p = decode(r#"3/admin,13["bar"]"#);
-        assert_eq!(
-            (p.kind, p.nsp.as_str(), p.id),
-            (PacketType::Ack, "/admin", Some(13))
-        );
+        assert_eq!((p.kind, p.nsp.as_str(), p.id), (PacketType::Ack, "/admin", Some(13)));
         let p = decode("3/admin,13");
         assert_eq!((p.kind, p.id, p.data), (PacketType::Ack, Some(13), None));
         let p = decode(r#"2[42,"numeric name"]"#);
         assert_eq!(p.event_name_and_args().unwrap().0, "42");
-        let (p, n) =
-            Packet::decode(r#"52-/admin,789["baz",{"_placeholder":true,"num":0}]"#).unwrap();
+        let (p, n) = Packet::decode(r#"52-/admin,789["baz",{"_placeholder":true,"num":0}]"#).unwrap();
         assert_eq!(
             (p.kind, p.nsp.as_str(), p.id, n),
             (PacketType::BinaryEvent, "/admin", Some(789), 2)
@@ -457,10 +416,7 @@ mod tests {
             ("5x-[\"a\"]", ProtocolError::BadAttachmentCount),
             ("5-[\"a\"]", ProtocolError::BadAttachmentCount),
             ("511-[\"a\"]", ProtocolError::TooManyAttachments(11)),
-            (
-                "599999999999999999999999-[\"a\"]",
-                ProtocolError::BadAttachmentCount,
-            ),
+            ("599999999999999999999999-[\"a\"]", ProtocolError::BadAttachmentCount),
             ("2999999999999999999999[\"a\"]", ProtocolError::BadAckId),
             ("0\"str\"", ProtocolError::BadPayload(PacketType::Connect)),
             ("0[1]", ProtocolError::BadPayload(PacketType::Connect)),
@@ -473,37 +429,20 @@ mod tests {
             ("3{}", ProtocolError::BadPayload(PacketType::Ack)),
             ("4", ProtocolError::BadPayload(PacketType::ConnectError)),
             ("4[1]", ProtocolError::BadPayload(PacketType::ConnectError)),
-            (
-                "2[\"disconnect\"]",
-                ProtocolError::ReservedEvent("disconnect".into()),
-            ),
-            (
-                "2[\"connect\",1]",
-                ProtocolError::ReservedEvent("connect".into()),
-            ),
+            ("2[\"disconnect\"]", ProtocolError::ReservedEvent("disconnect".into())),
+            ("2[\"connect\",1]", ProtocolError::ReservedEvent("connect".into())),
         ];
         for (text, err) in cases {
-            assert_eq!(
-                Packet::decode(text).map(|_| ()).unwrap_err(),
-                *err,
-                "{text:?}"
-            );
+            assert_eq!(Packet::decode(text).map(|_| ()).unwrap_err(), *err, "{text:?}");
         }
-        assert!(matches!(
-            Packet::decode("2[\"a\""),
-            Err(ProtocolError::BadJson(_))
-        ));
-        assert!(matches!(
-            Packet::decode("2/a,[1}"),
-            Err(ProtocolError::BadJson(_))
-        ));
+        assert!(matches!(Packet::decode("2[\"a\""), Err(ProtocolError::BadJson(_))));
+        assert!(matches!(Packet::decode("2/a,[1}"), Err(ProtocolError::BadJson(_))));
     }
 
     #[test]
     fn reassembles_binary_packets() {
         let mut r = BinaryReassembler::new();
-        let header =
-            r#"52-["baz",{"_placeholder":true,"num":1},{"x":{"_placeholder":true,"num":0}}]"#;
+        let header = r#"52-["baz",{"_placeholder":true,"num":1},{"x":{"_placeholder":true,"num":0}}]"#;
         assert_eq!(r.feed_text(header).unwrap(), None);
         assert!(r.is_pending());
         assert_eq!(r.feed_binary(vec![1, 2]).unwrap(), None);
@@ -519,19 +458,13 @@ mod tests {
     fn reassembly_errors() {
         let mut r = BinaryReassembler::new();
         assert_eq!(r.feed_binary(vec![1]), Err(ProtocolError::UnexpectedBinary));
-        r.feed_text(r#"51-["a",{"_placeholder":true,"num":0}]"#)
-            .unwrap();
-        assert_eq!(
-            r.feed_text(r#"2["b"]"#),
-            Err(ProtocolError::UnexpectedText(1))
-        );
+        r.feed_text(r#"51-["a",{"_placeholder":true,"num":0}]"#).unwrap();
+        assert_eq!(r.feed_text(r#"2["b"]"#), Err(ProtocolError::UnexpectedText(1)));
         let mut r = BinaryReassembler::new();
-        r.feed_text(r#"51-["a",{"_placeholder":true,"num":1}]"#)
-            .unwrap();
+        r.feed_text(r#"51-["a",{"_placeholder":true,"num":1}]"#).unwrap();
         assert_eq!(r.feed_binary(vec![1]), Err(ProtocolError::BadPlaceholder));
         let mut r = BinaryReassembler::new();
-        r.feed_text(r#"51-["a",{"_placeholder":true,"num":"0"}]"#)
-            .unwrap();
+        r.feed_text(r#"51-["a",{"_placeholder":true,"num":"0"}]"#).unwrap();
         assert_eq!(r.feed_binary(vec![1]), Err(ProtocolError::BadPlaceholder));
         let mut r = BinaryReassembler::new();
         assert_eq!(

@@ -48,16 +48,10 @@ impl fmt::Display for TransportError {
             TransportError::Io(m) => write!(f, "{m}"),
             TransportError::Tls(m) => write!(f, "TLS handshake failed: {m}"),
             TransportError::Http { status, body } if body.is_empty() => {
-                write!(
-                    f,
-                    "the server refused the WebSocket upgrade with HTTP {status}"
-                )
+                write!(f, "the server refused the WebSocket upgrade with HTTP {status}")
             }
             TransportError::Http { status, body } => {
-                write!(
-                    f,
-                    "the server refused the WebSocket upgrade with HTTP {status}: {body}"
-                )
+                write!(f, "the server refused the WebSocket upgrade with HTTP {status}: {body}")
             }
             TransportError::WebSocket(m) => write!(f, "WebSocket handshake failed: {m}"),
         }
@@ -94,8 +88,8 @@ pub async fn connect(
     for (name, value) in headers {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|e| TransportError::WebSocket(format!("header {name:?}: {e}")))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|e| TransportError::WebSocket(format!("header value: {e}")))?;
+        let value =
+            HeaderValue::from_str(value).map_err(|e| TransportError::WebSocket(format!("header value: {e}")))?;
         request.headers_mut().insert(name, value);
     }
     // tungstenite's default 128 KiB read buffer is zero-filled per connection: 8 KiB keeps a connected
@@ -110,13 +104,7 @@ pub async fn connect(
             let body = response
                 .body()
                 .as_ref()
-                .map(|b| {
-                    String::from_utf8_lossy(b)
-                        .trim()
-                        .chars()
-                        .take(512)
-                        .collect()
-                })
+                .map(|b| String::from_utf8_lossy(b).trim().chars().take(512).collect())
                 .unwrap_or_default();
             Err(TransportError::Http { status, body })
         }

@@ -32,18 +32,14 @@ impl TlsConfig {
             let certs = CertificateDer::pem_file_iter(path)
                 .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
             for cert in certs {
-                let cert =
-                    cert.map_err(|e| format!("invalid PEM in CA file {}: {e}", path.display()))?;
-                roots.add(cert).map_err(|e| {
-                    format!("invalid certificate in CA file {}: {e}", path.display())
-                })?;
+                let cert = cert.map_err(|e| format!("invalid PEM in CA file {}: {e}", path.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("invalid certificate in CA file {}: {e}", path.display()))?;
                 added += 1;
             }
             if added == 0 {
-                return Err(format!(
-                    "CA file {} holds no PEM certificate",
-                    path.display()
-                ));
+                return Err(format!("CA file {} holds no PEM certificate", path.display()));
             }
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -58,11 +54,7 @@ impl TlsConfig {
         })
     }
 
-    pub(super) async fn handshake(
-        &self,
-        host: &str,
-        tcp: TcpStream,
-    ) -> Result<TlsStream<TcpStream>, TransportError> {
+    pub(super) async fn handshake(&self, host: &str, tcp: TcpStream) -> Result<TlsStream<TcpStream>, TransportError> {
         let name = ServerName::try_from(host.to_owned())
             .map_err(|e| TransportError::Tls(format!("invalid server name {host:?}: {e}")))?;
         self.connector
