@@ -1,0 +1,142 @@
+# realtime: build and test entry points.
+#
+#   make / make build   cargo build --release (target/release/librealtime.{so,a}; regenerates include/realtime.h)
+#   make test           header-check, cargo test, C tests, C tests under ASan/UBSan
+#   make c-tests        build tests/c/test_*.c against the static library into build/c/ and run them
+#   make c-tests-asan   the same with -fsanitize=address,undefined into build/c-asan/ (LeakSanitizer on)
+#   make c-tests-valgrind  the plain C tests under valgrind (memcheck, leaks as errors)
+#   make node-deps      npm ci in tests/server (when package-lock.json is newer than the stamp)
+#   make tls-certs      test CA + server certificate into build/tls/
+#   make c-test-NAME    build and run a single C test, e.g. make c-test-connect
+#
+# Every test server listens on a free loopback port chosen by the OS (port 0); nothing uses fixed ports.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+CARGO   ?= cargo
+CC      ?= cc
+NPM     ?= npm
+NODE    ?= node
+export NODE
+
+BUILD      := build
+LIB_A      := target/release/librealtime.a
+HEADER     := include/realtime.h
+SERVER_DIR := tests/server
+NODE_STAMP := $(SERVER_DIR)/node_modules/.npm-ci.stamp
+TLS_DIR    := $(BUILD)/tls
+export REALTIME_TLS_DIR := $(CURDIR)/$(TLS_DIR)
+
+C_TEST_SRCS := $(sort $(wildcard tests/c/test_*.c))
+C_TESTS     := $(patsubst tests/c/%.c,%,$(C_TEST_SRCS))
+HARNESS     := tests/c/harness.c tests/c/harness.h
+GEN_DIR     := $(BUILD)/c-gen
+STATUS_LIST := $(GEN_DIR)/rt_statuses.h
+
+CWARN   := -std=c11 -Wall -Wextra -Wpedantic -Werror
+CFLAGS_TEST := $(CWARN) -g -O1 -Iinclude -Itests/c -I$(GEN_DIR) -pthread
+LDLIBS_TEST := -lpthread -ldl -lm
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+.PHONY: all build header-check test cargo-test node-deps tls-certs c-tests c-tests-asan c-tests-valgrind \
+        c-tests-build c-tests-asan-build clean-tests
+
+all: build
+
+# ---------------------------------------------------------------------------------------------------
+# Library
+
+# cargo decides what is stale; this target always asks it. The C test binaries depend on the library
+# file by time stamp; their targets run cargo first and then a sub-make, so the order holds under -j.
+build:
+	$(CARGO) build --release
+
+header-check:
+	REALTIME_HEADER_CHECK=1 $(CARGO) build --release
+
+cargo-test:
+	$(CARGO) test --release
+
+# In this order, also under make -j (each step is a sub-make; parallelism stays inside the steps).
+test:
+	$(MAKE) --no-print-directory header-check
+	$(MAKE) --no-print-directory cargo-test
+	$(MAKE) --no-print-directory c-tests
+	$(MAKE) --no-print-directory c-tests-asan
+
+# ---------------------------------------------------------------------------------------------------
+# Test peers: Node socket.io server, TLS material
+
+$(NODE_STAMP): $(SERVER_DIR)/package.json $(SERVER_DIR)/package-lock.json
+	cd $(SERVER_DIR) && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+node-deps: $(NODE_STAMP)
+
+$(TLS_DIR)/server.key: tests/c/gen_certs.sh
+	sh tests/c/gen_certs.sh $(TLS_DIR)
+
+tls-certs: $(TLS_DIR)/server.key
+
+# ---------------------------------------------------------------------------------------------------
+# C tests
+
+# The status values known to the header, as an X-macro list (test_bad_input checks each status string).
+$(STATUS_LIST): $(HEADER)
+	mkdir -p $(GEN_DIR)
+	{ echo '/* generated from $(HEADER) by the Makefile */'; \
+	  echo '#define RT_STATUSES(X) \'; \
+	  grep -o 'REALTIME_STATUS_[A-Z0-9_]\+ *=' $(HEADER) | sed 's/ *=$$//' | sort -u | sed 's/.*/    X(&) \\/'; \
+	  echo '    /* end */'; } > $@.tmp
+	grep -q 'X(REALTIME_STATUS_OK)' $@.tmp || { echo "no REALTIME_STATUS_OK in $(HEADER)" >&2; rm -f $@.tmp; exit 1; }
+	mv $@.tmp $@
+
+$(BUILD)/c/%: tests/c/%.c $(HARNESS) $(LIB_A) $(HEADER) $(STATUS_LIST)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_TEST) -o $@ $< tests/c/harness.c $(LIB_A) $(LDLIBS_TEST)
+
+$(BUILD)/c-asan/%: tests/c/%.c $(HARNESS) $(LIB_A) $(HEADER) $(STATUS_LIST)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_TEST) $(ASAN_FLAGS) -o $@ $< tests/c/harness.c $(LIB_A) $(LDLIBS_TEST)
+
+c-tests-build: build
+	$(MAKE) --no-print-directory $(addprefix $(BUILD)/c/,$(C_TESTS))
+c-tests-asan-build: build
+	$(MAKE) --no-print-directory $(addprefix $(BUILD)/c-asan/,$(C_TESTS))
+
+# Run each program from the repo root; stop at the first failure.
+define run_c_tests
+	@for t in $(C_TESTS); do \
+	  echo "--- $(2)$$t"; \
+	  if ! $(3) ./$(1)/$$t; then \
+	    echo ""; echo "*** C test FAILED: $(2)$$t ($(1)/$$t, run from $(CURDIR))"; exit 1; \
+	  fi; \
+	done; \
+	echo "all $(words $(C_TESTS)) C tests passed$(if $(2), ($(2:-=)),)"
+endef
+
+c-tests: node-deps tls-certs c-tests-build
+	$(call run_c_tests,$(BUILD)/c,,)
+
+# LeakSanitizer is on; tests/c/lsan.supp lists only allocations of the library's process-lifetime runtime.
+c-tests-asan: node-deps tls-certs c-tests-asan-build
+	$(call run_c_tests,$(BUILD)/c-asan,asan-,env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/c/lsan.supp:print_suppressions=0)
+
+# valgrind: slower; timing-sensitive assertions get more slack from the generous margins in the tests.
+c-tests-valgrind: node-deps tls-certs c-tests-build
+	$(call run_c_tests,$(BUILD)/c,valgrind-,valgrind -q --error-exitcode=99 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite --trace-children=no --suppressions=$(CURDIR)/tests/c/valgrind.supp)
+
+# make c-test-connect: build + run tests/c/test_connect.c only (also c-test-asan-connect)
+c-test-%: node-deps tls-certs build
+	$(MAKE) --no-print-directory $(BUILD)/c/test_$*
+	./$(BUILD)/c/test_$*
+c-test-asan-%: node-deps tls-certs build
+	$(MAKE) --no-print-directory $(BUILD)/c-asan/test_$*
+	env ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/c/lsan.supp ./$(BUILD)/c-asan/test_$*
+
+clean-tests:
+	rm -rf $(BUILD)/c $(BUILD)/c-asan $(GEN_DIR)
+
+.SECONDARY:

@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+// A socket.io-client 4.8 peer for realtime's messaging tests: the JS reference client, connected to the
+// test server next to the C client under test. Started through server.js (`node server.js --peer ...`)
+// so that the C harness's process machinery (rt_server_*) drives it; tests/c/peer.{h,c} wraps that.
+//
+// Usage:
+//   node server.js --peer --url URL [--auth JSON] [--port N]
+//     URL: http://127.0.0.1:PORT[/namespace]; --auth: the handshake auth object (e.g. {"echoMessages":true})
+//
+// stdout: one JSON object per line, each with an "event" field:
+//   {"event":"ready","id":..}                          first connect (then:)
+//   {"event":"listening","port":N}                     N = the server's port (for the harness)
+//   {"event":"connect","id":..,"recovered":bool}       every connect
+//   {"event":"disconnect","reason":..}
+//   {"event":"connect_error","message":..}
+//   {"event":"recv","name":..,"args":[..],"ack":bool}  every event received (binary as {"$bin":"hex"});
+//                                                      an ack request is answered with the same args
+//   {"event":"ack_answer","tag":..,"err":..,"args":[..]}  answer to emit-ack / members
+//   {"event":"done","cmd":..,"ok":bool[,"error":..]}   one per stdin command, in order
+// stdin commands:
+//   emit <event> [<json-args-array>]                   ({"$bin":"hex"} -> Buffer)
+//   emit-ack <tag> <timeoutMs> <event> [<json-args-array>]
+//   join <channel> | leave <channel> | update <json-profile>
+//   send <channel|-> <eventName> <json-message>        ("-": broadcast, no channel)
+//   members <tag> <channel>                            (answer as ack_answer with tag)
+//   close | open | ping | exit
+"use strict";
+
+const readline = require("readline");
+const { io } = require("socket.io-client");
+
+function out(obj) {
+  process.stdout.write(JSON.stringify(obj) + "\n");
+}
+function usage(msg) {
+  process.stderr.write((msg ? msg + "\n" : "") + "usage: node server.js --peer --url URL [--auth JSON]\n");
+  process.exit(2);
+}
+
+let url = null;
+let auth = undefined;
+let serverPort = 0;
+{
+  const argv = process.argv.slice(3);
+  for (let i = 0; i < argv.length; i++) {
+    switch (argv[i]) {
+      case "--url": url = argv[++i]; break;
+      case "--auth": auth = JSON.parse(argv[++i]); break;
+      case "--port": ++i; break; // added by the harness on restart; ignored
+      default: usage(`unknown argument ${argv[i]}`);
+    }
+  }
+  if (!url) usage("--url is required");
+  serverPort = Number(new URL(url).port) || 80;
+}
+
+function toWire(v) {
+  if (Buffer.isBuffer(v)) return { $bin: v.toString("hex") };
+  if (v instanceof ArrayBuffer) return { $bin: Buffer.from(v).toString("hex") };
+  if (ArrayBuffer.isView(v)) return { $bin: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex") };
+  if (Array.isArray(v)) return v.map(toWire);
+  if (v && typeof v === "object") {
+    const o = {};
+    for (const [k, x] of Object.entries(v)) o[k] = toWire(x);
+    return o;
+  }
+  return v;
+}
+function fromWire(v) {
+  if (Array.isArray(v)) return v.map(fromWire);
+  if (v && typeof v === "object") {
+    const keys = Object.keys(v);
+    if (keys.length === 1 && keys[0] === "$bin" && typeof v.$bin === "string") return Buffer.from(v.$bin, "hex");
+    const o = {};
+    for (const [k, x] of Object.entries(v)) o[k] = fromWire(x);
+    return o;
+  }
+  return v;
+}
+
+const socket = io(url, {
+  transports: ["websocket"],
+  auth,
+  reconnectionDelay: 100,
+  reconnectionDelayMax: 200,
+  forceNew: true,
+});
+
+let first = true;
+socket.on("connect", () => {
+  out({ event: "connect", id: socket.id, recovered: !!socket.recovered });
+  if (first) {
+    first = false;
+    out({ event: "ready", id: socket.id });
+    out({ event: "listening", port: serverPort });
+  }
+});
+socket.on("disconnect", (reason) => out({ event: "disconnect", reason }));
+socket.on("connect_error", (err) => out({ event: "connect_error", message: String(err && err.message) }));
+socket.onAny((name, ...args) => {
+  const fn = args.length > 0 && typeof args[args.length - 1] === "function" ? args.pop() : null;
+  out({ event: "recv", name, args: toWire(args), ack: !!fn });
+  if (fn) fn(...args);
+});
+
+function splitWords(rest, n) {
+  const words = [];
+  let s = rest;
+  for (let i = 0; i < n - 1; i++) {
+    s = s.replace(/^\s+/, "");
+    const m = /^\S+/.exec(s);
+    if (!m) break;
+    words.push(m[0]);
+    s = s.slice(m[0].length);
+  }
+  s = s.trim();
+  if (s.length) words.push(s);
+  return words;
+}
+function parseArgs(json) {
+  const args = fromWire(json ? JSON.parse(json) : []);
+  if (!Array.isArray(args)) throw new Error("arguments must be a JSON array");
+  return args;
+}
+
+const COMMANDS = {
+  emit(rest) {
+    const [name, json] = splitWords(rest, 2);
+    if (!name) throw new Error("usage: emit <event> [<json>]");
+    socket.emit(name, ...parseArgs(json));
+  },
+  "emit-ack"(rest) {
+    const [tag, ms, name, json] = splitWords(rest, 4);
+    if (!tag || !ms || !name) throw new Error("usage: emit-ack <tag> <timeoutMs> <event> [<json>]");
+    socket.timeout(Number(ms)).emit(name, ...parseArgs(json), (err, ...answer) => {
+      out({ event: "ack_answer", tag, err: err ? String(err.message || err) : null, args: toWire(answer) });
+    });
+  },
+  join(rest) {
+    socket.emit("join", { channel: rest.trim() });
+  },
+  leave(rest) {
+    socket.emit("leave", { channel: rest.trim() });
+  },
+  update(rest) {
+    socket.emit("update", { data: JSON.parse(rest) });
+  },
+  send(rest) {
+    const [channel, eventName, json] = splitWords(rest, 3);
+    if (!channel || !eventName || json === undefined) throw new Error("usage: send <channel|-> <eventName> <json>");
+    const p = { eventName, message: JSON.parse(json) };
+    if (channel !== "-") p.channel = channel;
+    socket.emit("message", p);
+  },
+  members(rest) {
+    const [tag, channel] = splitWords(rest, 2);
+    socket.timeout(5000).emit("members", { channel }, (err, list) => {
+      out({ event: "ack_answer", tag, err: err ? String(err.message || err) : null, args: [list] });
+    });
+  },
+  close() {
+    socket.close();
+  },
+  open() {
+    socket.connect();
+  },
+  ping() {},
+  exit() {
+    setImmediate(() => {
+      socket.close();
+      process.exit(0);
+    });
+  },
+};
+
+const rl = readline.createInterface({ input: process.stdin, terminal: false });
+rl.on("line", (line) => {
+  line = line.trim();
+  if (!line) return;
+  const m = /^(\S+)\s*(.*)$/.exec(line);
+  const cmd = m[1];
+  const handler = Object.prototype.hasOwnProperty.call(COMMANDS, cmd) ? COMMANDS[cmd] : null;
+  if (!handler) return out({ event: "done", cmd, ok: false, error: "unknown command" });
+  try {
+    handler(m[2]);
+    out({ event: "done", cmd, ok: true, id: socket.id || null });
+  } catch (e) {
+    out({ event: "done", cmd, ok: false, error: String(e && e.message ? e.message : e) });
+  }
+});
+rl.on("close", () => {
+  socket.close();
+  process.exit(0);
+});
+process.on("SIGTERM", () => process.exit(0));
+process.stdout.on("error", () => process.exit(0));
