@@ -128,6 +128,8 @@ typedef void (*realtime_event_fn)(void *user_data,
  * The outcome of an emit with ack: on success `error` is NULL and `args_json` (a JSON array),
  * `buffers` and `buffer_count` are the server's answer; on failure `error` is "operation has timed
  * out" or "socket has been disconnected" and `args_json` is NULL. Borrowed for the call.
+ * It runs exactly once — unless the client is freed first: then it never runs (no callback runs after
+ * realtime_free), and whatever `user_data` holds is the application's to release after realtime_free.
  */
 typedef void (*realtime_ack_fn)(void *user_data,
                                 const char *error,
@@ -146,6 +148,13 @@ extern "C" {
  * Thread: any. The returned string is owned by the library; do not free it.
  */
 const char *realtime_last_error(void);
+
+/**
+ * The status of this thread's last failure (the one realtime_last_error() describes), or
+ * REALTIME_STATUS_OK when none: tells why a function that returns NULL or 0 failed, e.g.
+ * REALTIME_STATUS_UNKNOWN_OPTION from realtime_new(). Thread: any.
+ */
+realtime_status realtime_last_error_status(void);
 
 /**
  * The library version, e.g. `"0.1.0"`. Static storage; never NULL.
@@ -191,7 +200,7 @@ realtime_status realtime_update_profile(realtime_client *client, const char *dat
 
 /**
  * Asks for the members of `channel`; `cb` runs once with the answer or an error (the ackTimeout
- * option applies). NULL `cb` is bad input. Thread: any.
+ * option applies), or never if the client is freed first. NULL `cb` is bad input. Thread: any.
  */
 realtime_status realtime_get_members(realtime_client *client,
                                      const char *channel,
@@ -242,7 +251,7 @@ uint64_t realtime_on_message(realtime_client *client,
  * realtime_last_error()). Thread: any.
  *
  * Events raised before the application calls anything on the client other than the realtime_on_*
- * registrations (or for at most 100 ms) are held, so listeners registered right after
+ * registrations (or for at most 50 ms) are held, so listeners registered right after
  * realtime_new() never miss the first events.
  */
 realtime_client *realtime_new(const char *url,

@@ -19,7 +19,7 @@ pub const CALLBACK_THREADS: usize = 2;
 /// Events one queue may deliver before another queue gets a turn.
 const BATCH: usize = 64;
 /// How long events are held at most after a client is created, for listeners registered right after.
-pub const INITIAL_HOLD: Duration = Duration::from_millis(100);
+pub const INITIAL_HOLD: Duration = Duration::from_millis(50);
 
 /// Which listeners an event goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -141,7 +141,7 @@ pub unsafe extern "C" fn realtime_update_profile(
 }
 
 /// Asks for the members of `channel`; `cb` runs once with the answer or an error (the ackTimeout
-/// option applies). NULL `cb` is bad input. Thread: any.
+/// option applies), or never if the client is freed first. NULL `cb` is bad input. Thread: any.
 #[no_mangle]
 pub unsafe extern "C" fn realtime_get_members(
     client: *mut realtime_client,

@@ -64,7 +64,7 @@ pub(super) fn lookup_released(client: *const realtime_client) -> Result<Arc<Clie
 /// realtime_last_error()). Thread: any.
 ///
 /// Events raised before the application calls anything on the client other than the realtime_on_*
-/// registrations (or for at most 100 ms) are held, so listeners registered right after
+/// registrations (or for at most 50 ms) are held, so listeners registered right after
 /// realtime_new() never miss the first events.
 #[no_mangle]
 pub unsafe extern "C" fn realtime_new(url: *const c_char, options_json: *const c_char) -> *mut realtime_client {

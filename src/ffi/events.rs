@@ -39,6 +39,8 @@ pub type realtime_event_fn = Option<
 /// The outcome of an emit with ack: on success `error` is NULL and `args_json` (a JSON array),
 /// `buffers` and `buffer_count` are the server's answer; on failure `error` is "operation has timed
 /// out" or "socket has been disconnected" and `args_json` is NULL. Borrowed for the call.
+/// It runs exactly once — unless the client is freed first: then it never runs (no callback runs after
+/// realtime_free), and whatever `user_data` holds is the application's to release after realtime_free.
 pub type realtime_ack_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,

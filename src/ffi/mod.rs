@@ -27,13 +27,14 @@ use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 thread_local! {
-    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_ERROR: RefCell<(realtime_status, CString)> = RefCell::new((realtime_status::Ok, CString::default()));
 }
 
 /// Records `error` as this thread's last error and returns its status.
 pub(crate) fn fail(error: &Error) -> realtime_status {
-    LAST_ERROR.with(|last| *last.borrow_mut() = to_cstring(&error.to_string()));
-    realtime_status::from(error)
+    let status = realtime_status::from(error);
+    LAST_ERROR.with(|last| *last.borrow_mut() = (status, to_cstring(&error.to_string())));
+    status
 }
 
 /// Runs an export's body, turning a panic into an `Internal` error so it never crosses into C.
@@ -102,7 +103,15 @@ pub(crate) fn to_cstring(text: &str) -> CString {
 /// Thread: any. The returned string is owned by the library; do not free it.
 #[no_mangle]
 pub extern "C" fn realtime_last_error() -> *const c_char {
-    LAST_ERROR.with(|last| last.borrow().as_ptr())
+    LAST_ERROR.with(|last| last.borrow().1.as_ptr())
+}
+
+/// The status of this thread's last failure (the one realtime_last_error() describes), or
+/// REALTIME_STATUS_OK when none: tells why a function that returns NULL or 0 failed, e.g.
+/// REALTIME_STATUS_UNKNOWN_OPTION from realtime_new(). Thread: any.
+#[no_mangle]
+pub extern "C" fn realtime_last_error_status() -> realtime_status {
+    LAST_ERROR.with(|last| last.borrow().0)
 }
 
 /// The library version, e.g. `"0.1.0"`. Static storage; never NULL.

@@ -58,6 +58,14 @@ int main(void) {
     bad_new("http://127.0.0.1:1", "42", NULL);
     bad_new("http://127.0.0.1:1", "{\"bogus\":1}", "bogus");
     bad_new("http://127.0.0.1:1", "{\"autoConnect\":false,\"bogus\":1}", "bogus");
+    CHECK(realtime_last_error_status() == REALTIME_STATUS_UNKNOWN_OPTION, "last_error_status %d after an unknown option",
+          (int)realtime_last_error_status());
+    bad_new("ftp://x", NULL, NULL);
+    CHECK(realtime_last_error_status() == REALTIME_STATUS_INVALID_URL, "last_error_status %d after a bad URL",
+          (int)realtime_last_error_status());
+    bad_new("http://127.0.0.1:1", "{", NULL);
+    CHECK(realtime_last_error_status() == REALTIME_STATUS_INVALID_OPTIONS, "last_error_status %d after bad JSON",
+          (int)realtime_last_error_status());
     bad_new("http://127.0.0.1:1", "{\"reconnectionDelay\":\"x\"}", NULL);
     bad_new("http://127.0.0.1:1", "{\"reconnectionDelay\":-5}", NULL);
     bad_new("http://127.0.0.1:1", "{\"autoConnect\":\"yes\"}", NULL);
