@@ -8,6 +8,12 @@
 #   make node-deps      npm ci in tests/server (when package-lock.json is newer than the stamp)
 #   make tls-certs      test CA + server certificate into build/tls/
 #   make c-test-NAME    build and run a single C test, e.g. make c-test-connect
+#   make lint           cargo fmt --check and cargo clippy -D warnings
+#   make swift-test     the Swift package's XCTest suite against the test server (Swift via scripts/swift-env.sh)
+#   make demo           the lifecycle demo (examples/demo.c) against the bundled server
+#   make bench          connect latency, memory and threads per client; event throughput and ack round trips
+#   make header         regenerate include/realtime.h (commit it with the change)
+#   make install        header, librealtime.{a,so} into $(PREFIX) (default /usr/local)
 #
 # Every test server listens on a free loopback port chosen by the OS (port 0); nothing uses fixed ports.
 
@@ -31,7 +37,7 @@ export REALTIME_TLS_DIR := $(CURDIR)/$(TLS_DIR)
 
 C_TEST_SRCS := $(sort $(wildcard tests/c/test_*.c))
 C_TESTS     := $(patsubst tests/c/%.c,%,$(C_TEST_SRCS))
-HARNESS     := tests/c/harness.c tests/c/harness.h
+HARNESS     := tests/c/harness.c tests/c/harness.h tests/c/peer.c tests/c/peer.h
 GEN_DIR     := $(BUILD)/c-gen
 STATUS_LIST := $(GEN_DIR)/rt_statuses.h
 
@@ -40,8 +46,8 @@ CFLAGS_TEST := $(CWARN) -g -O1 -Iinclude -Itests/c -I$(GEN_DIR) -pthread
 LDLIBS_TEST := -lpthread -ldl -lm
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all build header-check test cargo-test node-deps tls-certs c-tests c-tests-asan c-tests-valgrind \
-        c-tests-build c-tests-asan-build clean-tests
+.PHONY: all build header header-check lint test cargo-test node-deps tls-certs c-tests c-tests-asan c-tests-valgrind \
+        c-tests-build c-tests-asan-build clean-tests swift-test demo bench install
 
 all: build
 
@@ -62,9 +68,49 @@ cargo-test:
 # In this order, also under make -j (each step is a sub-make; parallelism stays inside the steps).
 test:
 	$(MAKE) --no-print-directory header-check
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory cargo-test
 	$(MAKE) --no-print-directory c-tests
 	$(MAKE) --no-print-directory c-tests-asan
+	$(MAKE) --no-print-directory swift-test
+
+header: build
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+# ---------------------------------------------------------------------------------------------------
+# Wrappers: each suite runs against a test server that tests/server/with-server.js starts on a free port.
+
+# Swift: `swift` on PATH, or a cached Debian trixie root (created on first use, about a minute).
+swift-test: build node-deps
+	node tests/server/with-server.js -- scripts/swift-env.sh run bindings/swift swift test --disable-swift-testing
+
+# ---------------------------------------------------------------------------------------------------
+# Demo, benchmarks, install
+
+EXAMPLE_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -pthread -Iinclude -Itests/c
+
+demo: build node-deps
+	@mkdir -p $(BUILD)
+	$(CC) $(EXAMPLE_CFLAGS) -o $(BUILD)/demo examples/demo.c tests/c/harness.c $(LIB_A) $(LDLIBS_TEST)
+	./$(BUILD)/demo
+
+# Figures only: nothing here passes or fails on timing.
+bench: build node-deps
+	@mkdir -p $(BUILD)
+	$(CC) $(EXAMPLE_CFLAGS) -o $(BUILD)/bench examples/bench.c $(LIB_A) $(LDLIBS_TEST)
+	$(CC) $(EXAMPLE_CFLAGS) -o $(BUILD)/bench_messaging examples/bench_messaging.c $(LIB_A) $(LDLIBS_TEST)
+	./$(BUILD)/bench
+	./$(BUILD)/bench_messaging
+
+PREFIX ?= /usr/local
+install: build
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
+	install -m 644 $(HEADER) $(DESTDIR)$(PREFIX)/include/realtime.h
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/librealtime.a
+	install -m 755 target/release/librealtime.so $(DESTDIR)$(PREFIX)/lib/librealtime.so
 
 # ---------------------------------------------------------------------------------------------------
 # Test peers: Node socket.io server, TLS material

@@ -43,11 +43,13 @@ struct ManagerHandle {
 
 impl ManagerHandle {
     fn start(endpoint: &Endpoint, options: &ClientOptions) -> Result<Arc<Self>> {
-        let tls = if endpoint.secure {
+        // Built (and `caFile` read) whatever the scheme, so a bad `caFile` is an error at once.
+        let tls = if endpoint.secure || options.ca_file.is_some() {
             Some(TlsConfig::new(options.ca_file.as_deref()).map_err(Error::InvalidOptions)?)
         } else {
             None
         };
+        let tls = tls.filter(|_| endpoint.secure);
         let target = EngineTarget {
             url: endpoint.websocket_url(options),
             headers: options.extra_headers.clone(),

@@ -71,13 +71,11 @@ int main(void) {
     bad_new("http://127.0.0.1:1", "{\"autoConnect\":\"yes\"}", NULL);
     bad_new("http://127.0.0.1:1", "{\"auth\":\"token\"}", NULL);
     bad_new("http://127.0.0.1:1", "{\"randomizationFactor\":2}", NULL);
-    {
-        /* not specified whether a missing caFile fails here or at connect time: informational */
-        realtime_client *c = realtime_new("https://127.0.0.1:1", "{\"autoConnect\":false,\"caFile\":\"/nonexistent/ca.pem\"}");
-        NOTE("(info) caFile that does not exist: realtime_new -> %s%s%s", c ? "client (reported later)" : "NULL: ",
-             c ? "" : realtime_last_error(), "");
-        realtime_free(c);
-    }
+    NOTE("a caFile that cannot be read fails realtime_new at once, whatever the URL scheme");
+    bad_new("https://127.0.0.1:1", "{\"autoConnect\":false,\"caFile\":\"/nonexistent/ca.pem\"}", "/nonexistent/ca.pem");
+    bad_new("http://127.0.0.1:1", "{\"autoConnect\":false,\"caFile\":\"/nonexistent/ca.pem\"}", "/nonexistent/ca.pem");
+    CHECK(realtime_last_error_status() == REALTIME_STATUS_INVALID_OPTIONS, "caFile status %d",
+          (int)realtime_last_error_status());
 
     NOTE("a good call works and clears nothing it should not");
     realtime_client *ok = realtime_new("http://127.0.0.1:1", "{\"autoConnect\":false}");
