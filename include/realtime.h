@@ -335,9 +335,11 @@ uint64_t realtime_on_disconnect(realtime_client *client,
 /**
  * Listens for connection errors: `cb(user_data, message, data_json)` when a connection attempt fails
  * (transport error, TLS failure, timeout, HTTP refusal) or the server refuses the namespace (a
- * middleware error: `message` is the error's message and `data_json` the JSON text of its `data`,
- * or "null"). After a refusal by the server no retry is made until realtime_open(). Both strings are
- * borrowed for the call. Returns a listener id (> 0), or 0 on bad input. Thread: any.
+ * middleware error: `message` is the error's message and `data_json` the JSON text of its `data`).
+ * `data_json` is "null" when the server said nothing more (always for local failures such as a
+ * refused TCP connection or a timeout); an HTTP refusal of the upgrade gives {"status":…,"body":…}.
+ * After a refusal by the server no retry is made until realtime_open(). Both strings are borrowed for
+ * the call. Returns a listener id (> 0), or 0 on bad input. Thread: any.
  */
 uint64_t realtime_on_error(realtime_client *client,
                            void (*cb)(void *user_data, const char *message, const char *data_json),

@@ -1,17 +1,16 @@
 //! Agnost channels: broadcast, send to a channel, join, leave, update the profile, get members, and
 //! listeners for membership changes and channel messages.
 
-use super::client::{add_listener, lookup_released, realtime_client, UserData};
+use super::client::{lookup_released, realtime_client, register_callback, UserData};
 use super::events::parse_json;
 use super::{boundary, boundary_status, optional_str, required_str, to_cstring};
 use crate::client::channels::{parse_envelope, ChannelEventKind};
 use crate::client::{AckOutcome, Event};
-use crate::dispatch::{Callback, EventKind};
+use crate::dispatch::EventKind;
 use crate::error::Error;
 use crate::ffi::realtime_status;
 use serde_json::Value;
 use std::ffi::{c_char, c_void};
-use std::sync::Arc;
 
 /// A channel event: `channel` (NULL for a broadcast message), `member_id` (the socket id of the member
 /// who joined, left, updated or sent; NULL if the server did not say) and `data_json` (the profile or
@@ -30,26 +29,22 @@ pub type realtime_channel_fn = Option<
 pub type realtime_members_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, error: *const c_char, members_json: *const c_char)>;
 
-fn channel_callback(cb: realtime_channel_fn, user_data: *mut c_void) -> Option<Callback> {
-    let user_data = UserData(user_data);
-    cb.map(|cb| -> Callback {
-        Arc::new(move |event: &Event| {
-            let user_data = user_data;
-            let Event::Message(message) = event else {
-                return;
-            };
-            let Some(envelope) = parse_envelope(message) else {
-                return;
-            };
-            let channel = envelope.channel.as_deref().map(to_cstring);
-            let member = envelope.member_id.as_deref().map(to_cstring);
-            let data = to_cstring(&envelope.data.to_string());
-            let ptr = |s: &Option<std::ffi::CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
-            // SAFETY: the application registered `cb` with `user_data`; the strings outlive the call.
-            unsafe { cb(user_data.0, ptr(&channel), ptr(&member), data.as_ptr()) }
-        })
-    })
+/// Calls a realtime_channel_fn with a channel event or message (events of another shape are skipped).
+fn call_channel_fn(cb: ChannelFn, user_data: *mut c_void, event: &Event) {
+    let Event::Message(message) = event else { return };
+    let Some(envelope) = parse_envelope(message) else {
+        return;
+    };
+    let channel = envelope.channel.as_deref().map(to_cstring);
+    let member = envelope.member_id.as_deref().map(to_cstring);
+    let data = to_cstring(&envelope.data.to_string());
+    let ptr = |s: &Option<std::ffi::CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+    // SAFETY: the application registered `cb` with `user_data`; the strings outlive the call.
+    unsafe { cb(user_data, ptr(&channel), ptr(&member), data.as_ptr()) }
 }
+
+/// The function type inside realtime_channel_fn.
+type ChannelFn = unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char, *const c_char);
 
 fn on_channel_event(
     client: *mut realtime_client,
@@ -57,12 +52,8 @@ fn on_channel_event(
     cb: realtime_channel_fn,
     user_data: *mut c_void,
 ) -> u64 {
-    add_listener(
-        client,
-        EventKind::Named(kind.event_name().to_owned()),
-        false,
-        channel_callback(cb, user_data),
-    )
+    let kind = EventKind::Named(kind.event_name().to_owned());
+    register_callback(client, kind, false, cb, user_data, call_channel_fn)
 }
 
 /// Sends `message_json` (any JSON value) as `event_name` to every connected client.
@@ -224,5 +215,5 @@ pub unsafe extern "C" fn realtime_on_message(
         unsafe { required_str(event_name, "event_name") }.map(|e| Some(e.to_owned()))
     });
     let Some(name) = name else { return 0 };
-    add_listener(client, EventKind::Named(name), false, channel_callback(cb, user_data))
+    register_callback(client, EventKind::Named(name), false, cb, user_data, call_channel_fn)
 }

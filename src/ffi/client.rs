@@ -193,6 +193,25 @@ pub(super) fn add_listener(
     })
 }
 
+/// Registers C callback `cb` for `kind`; `call` turns an event into the C call (and ignores others).
+pub(super) fn register_callback<F: Copy + Send + Sync + 'static>(
+    client: *mut realtime_client,
+    kind: EventKind,
+    once: bool,
+    cb: Option<F>,
+    user_data: *mut c_void,
+    call: fn(F, *mut c_void, &Event),
+) -> u64 {
+    let user_data = UserData(user_data);
+    let callback = cb.map(|cb| -> Callback {
+        Arc::new(move |event: &Event| {
+            let user_data = user_data;
+            call(cb, user_data.0, event)
+        })
+    });
+    add_listener(client, kind, once, callback)
+}
+
 /// Listens for connections: `cb(user_data)` runs each time the namespace is joined (first connect and
 /// every reconnect). Returns a listener id (> 0) for realtime_off(), or 0 for a NULL/freed client or
 /// a NULL `cb`. `user_data` is passed back untouched. Thread: any.
@@ -202,19 +221,11 @@ pub extern "C" fn realtime_on_connect(
     cb: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
     user_data: *mut c_void,
 ) -> u64 {
-    let user_data = UserData(user_data);
-    add_listener(
-        client,
-        EventKind::Connect,
-        false,
-        cb.map(|cb| -> Callback {
-            Arc::new(move |_: &Event| {
-                let user_data = user_data;
-                // SAFETY: the application registered `cb` with this `user_data`.
-                unsafe { cb(user_data.0) }
-            })
-        }),
-    )
+    // SAFETY (each call below): the application registered `cb` with this `user_data`, and every
+    // string passed outlives the call.
+    register_callback(client, EventKind::Connect, false, cb, user_data, |cb, ud, _| unsafe {
+        cb(ud)
+    })
 }
 
 /// Listens for disconnections: `cb(user_data, reason)`, with socket.io-client's reason strings:
@@ -228,52 +239,36 @@ pub extern "C" fn realtime_on_disconnect(
     cb: Option<unsafe extern "C" fn(user_data: *mut c_void, reason: *const c_char)>,
     user_data: *mut c_void,
 ) -> u64 {
-    let user_data = UserData(user_data);
-    add_listener(
-        client,
-        EventKind::Disconnect,
-        false,
-        cb.map(|cb| -> Callback {
-            Arc::new(move |event: &Event| {
-                let user_data = user_data;
-                if let Event::Disconnect { reason } = event {
-                    let reason = to_cstring(reason);
-                    // SAFETY: as in realtime_on_connect; `reason` outlives the call.
-                    unsafe { cb(user_data.0, reason.as_ptr()) }
-                }
-            })
-        }),
-    )
+    register_callback(client, EventKind::Disconnect, false, cb, user_data, |cb, ud, event| {
+        if let Event::Disconnect { reason } = event {
+            let reason = to_cstring(reason);
+            // SAFETY: see realtime_on_connect.
+            unsafe { cb(ud, reason.as_ptr()) }
+        }
+    })
 }
 
 /// Listens for connection errors: `cb(user_data, message, data_json)` when a connection attempt fails
 /// (transport error, TLS failure, timeout, HTTP refusal) or the server refuses the namespace (a
-/// middleware error: `message` is the error's message and `data_json` the JSON text of its `data`,
-/// or "null"). After a refusal by the server no retry is made until realtime_open(). Both strings are
-/// borrowed for the call. Returns a listener id (> 0), or 0 on bad input. Thread: any.
+/// middleware error: `message` is the error's message and `data_json` the JSON text of its `data`).
+/// `data_json` is "null" when the server said nothing more (always for local failures such as a
+/// refused TCP connection or a timeout); an HTTP refusal of the upgrade gives {"status":…,"body":…}.
+/// After a refusal by the server no retry is made until realtime_open(). Both strings are borrowed for
+/// the call. Returns a listener id (> 0), or 0 on bad input. Thread: any.
 #[no_mangle]
 pub extern "C" fn realtime_on_error(
     client: *mut realtime_client,
     cb: Option<unsafe extern "C" fn(user_data: *mut c_void, message: *const c_char, data_json: *const c_char)>,
     user_data: *mut c_void,
 ) -> u64 {
-    let user_data = UserData(user_data);
-    add_listener(
-        client,
-        EventKind::Error,
-        false,
-        cb.map(|cb| -> Callback {
-            Arc::new(move |event: &Event| {
-                let user_data = user_data;
-                if let Event::Error { message, data } = event {
-                    let message = to_cstring(message);
-                    let data = to_cstring(&data.to_string());
-                    // SAFETY: as in realtime_on_connect; both strings outlive the call.
-                    unsafe { cb(user_data.0, message.as_ptr(), data.as_ptr()) }
-                }
-            })
-        }),
-    )
+    register_callback(client, EventKind::Error, false, cb, user_data, |cb, ud, event| {
+        if let Event::Error { message, data } = event {
+            let message = to_cstring(message);
+            let data = to_cstring(&data.to_string());
+            // SAFETY: see realtime_on_connect.
+            unsafe { cb(ud, message.as_ptr(), data.as_ptr()) }
+        }
+    })
 }
 
 /// Listens for reconnection attempts: `cb(user_data, attempt)` just before each attempt, numbered
@@ -285,20 +280,18 @@ pub extern "C" fn realtime_on_reconnect_attempt(
     cb: Option<unsafe extern "C" fn(user_data: *mut c_void, attempt: u32)>,
     user_data: *mut c_void,
 ) -> u64 {
-    let user_data = UserData(user_data);
-    add_listener(
+    register_callback(
         client,
         EventKind::ReconnectAttempt,
         false,
-        cb.map(|cb| -> Callback {
-            Arc::new(move |event: &Event| {
-                let user_data = user_data;
-                if let Event::ReconnectAttempt(attempt) = event {
-                    // SAFETY: as in realtime_on_connect.
-                    unsafe { cb(user_data.0, *attempt) }
-                }
-            })
-        }),
+        cb,
+        user_data,
+        |cb, ud, event| {
+            if let Event::ReconnectAttempt(attempt) = event {
+                // SAFETY: see realtime_on_connect.
+                unsafe { cb(ud, *attempt) }
+            }
+        },
     )
 }
 
@@ -311,21 +304,12 @@ pub extern "C" fn realtime_on_reconnect(
     cb: Option<unsafe extern "C" fn(user_data: *mut c_void, attempts: u32)>,
     user_data: *mut c_void,
 ) -> u64 {
-    let user_data = UserData(user_data);
-    add_listener(
-        client,
-        EventKind::Reconnect,
-        false,
-        cb.map(|cb| -> Callback {
-            Arc::new(move |event: &Event| {
-                let user_data = user_data;
-                if let Event::Reconnect(attempts) = event {
-                    // SAFETY: as in realtime_on_connect.
-                    unsafe { cb(user_data.0, *attempts) }
-                }
-            })
-        }),
-    )
+    register_callback(client, EventKind::Reconnect, false, cb, user_data, |cb, ud, event| {
+        if let Event::Reconnect(attempts) = event {
+            // SAFETY: see realtime_on_connect.
+            unsafe { cb(ud, *attempts) }
+        }
+    })
 }
 
 /// Listens for the end of reconnection: `cb(user_data)` once `reconnectionAttempts` attempts have
@@ -337,18 +321,14 @@ pub extern "C" fn realtime_on_reconnect_failed(
     cb: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
     user_data: *mut c_void,
 ) -> u64 {
-    let user_data = UserData(user_data);
-    add_listener(
+    // SAFETY: see realtime_on_connect.
+    register_callback(
         client,
         EventKind::ReconnectFailed,
         false,
-        cb.map(|cb| -> Callback {
-            Arc::new(move |_: &Event| {
-                let user_data = user_data;
-                // SAFETY: as in realtime_on_connect.
-                unsafe { cb(user_data.0) }
-            })
-        }),
+        cb,
+        user_data,
+        |cb, ud, _| unsafe { cb(ud) },
     )
 }
 

@@ -1,10 +1,10 @@
 //! Events and acks: emit (plain, volatile, with ack, binary), listen (on, once, on_any), answer the
 //! server's ack requests; plus namespaces on a shared connection and the recovery flag.
 
-use super::client::{add_listener, lookup, lookup_released, realtime_client, register, ClientEntry, UserData};
+use super::client::{lookup, lookup_released, realtime_client, register, register_callback, ClientEntry, UserData};
 use super::{boundary, boundary_status, optional_str, required_str, to_cstring};
 use crate::client::{AckCallback, AckOutcome, EmitRequest, Event, EventSink};
-use crate::dispatch::{Callback, Dispatcher, EventKind};
+use crate::dispatch::{Dispatcher, EventKind};
 use crate::error::{Error, Result};
 use crate::ffi::realtime_status;
 use serde_json::Value;
@@ -116,29 +116,46 @@ fn json_text(values: &[Value]) -> CString {
     to_cstring(&serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned()))
 }
 
-fn event_callback(cb: realtime_event_fn, user_data: *mut c_void) -> Option<Callback> {
-    let user_data = UserData(user_data);
-    cb.map(|cb| -> Callback {
-        Arc::new(move |event: &Event| {
-            let user_data = user_data;
-            if let Event::Message(message) = event {
-                let name = to_cstring(&message.name);
-                let args = json_text(&message.args);
-                let buffers = views(&message.attachments);
-                // SAFETY: the application registered `cb` with `user_data`; all pointers outlive the call.
-                unsafe {
-                    cb(
-                        user_data.0,
-                        name.as_ptr(),
-                        args.as_ptr(),
-                        buffers.as_ptr(),
-                        buffers.len(),
-                        message.ack.unwrap_or(0),
-                    )
-                }
-            }
-        })
-    })
+/// Calls a realtime_event_fn with a server event.
+fn call_event_fn(cb: EventFn, user_data: *mut c_void, event: &Event) {
+    if let Event::Message(message) = event {
+        let name = to_cstring(&message.name);
+        let args = json_text(&message.args);
+        let buffers = views(&message.attachments);
+        // SAFETY: the application registered `cb` with `user_data`; all pointers outlive the call.
+        unsafe {
+            cb(
+                user_data,
+                name.as_ptr(),
+                args.as_ptr(),
+                buffers.as_ptr(),
+                buffers.len(),
+                message.ack.unwrap_or(0),
+            )
+        }
+    }
+}
+
+/// The function type inside realtime_event_fn.
+type EventFn = unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char, *const realtime_buffer, usize, u64);
+
+/// realtime_on and realtime_once.
+///
+/// # Safety
+/// `event` is NULL or a NUL-terminated string valid for the call.
+unsafe fn on_named(
+    client: *mut realtime_client,
+    event: *const c_char,
+    once: bool,
+    cb: realtime_event_fn,
+    user_data: *mut c_void,
+) -> u64 {
+    // SAFETY: forwarded from the caller.
+    let name = boundary(None, || {
+        unsafe { required_str(event, "event") }.map(|e| Some(e.to_owned()))
+    });
+    let Some(name) = name else { return 0 };
+    register_callback(client, EventKind::Named(name), once, cb, user_data, call_event_fn)
 }
 
 /// Wraps a C ack callback for the core; it runs on the client's event queue.
@@ -183,12 +200,8 @@ pub unsafe extern "C" fn realtime_on(
     cb: realtime_event_fn,
     user_data: *mut c_void,
 ) -> u64 {
-    // SAFETY: `event` is NULL or a NUL-terminated string valid for the call.
-    let name = boundary(None, || {
-        unsafe { required_str(event, "event") }.map(|e| Some(e.to_owned()))
-    });
-    let Some(name) = name else { return 0 };
-    add_listener(client, EventKind::Named(name), false, event_callback(cb, user_data))
+    // SAFETY: forwarded from the caller.
+    unsafe { on_named(client, event, false, cb, user_data) }
 }
 
 /// Like realtime_on(), but the listener is removed before its first call: it runs at most once.
@@ -199,19 +212,15 @@ pub unsafe extern "C" fn realtime_once(
     cb: realtime_event_fn,
     user_data: *mut c_void,
 ) -> u64 {
-    // SAFETY: as in realtime_on.
-    let name = boundary(None, || {
-        unsafe { required_str(event, "event") }.map(|e| Some(e.to_owned()))
-    });
-    let Some(name) = name else { return 0 };
-    add_listener(client, EventKind::Named(name), true, event_callback(cb, user_data))
+    // SAFETY: forwarded from the caller.
+    unsafe { on_named(client, event, true, cb, user_data) }
 }
 
 /// Listens for every server event, whatever its name (socket.io-client's onAny); catch-all listeners
 /// run before the named ones. Returns a listener id (> 0), or 0 on bad input. Thread: any.
 #[no_mangle]
 pub extern "C" fn realtime_on_any(client: *mut realtime_client, cb: realtime_event_fn, user_data: *mut c_void) -> u64 {
-    add_listener(client, EventKind::Any, false, event_callback(cb, user_data))
+    register_callback(client, EventKind::Any, false, cb, user_data, call_event_fn)
 }
 
 /// Removes every catch-all listener (realtime_off() removes one). Thread: any.
