@@ -121,10 +121,10 @@ $(NODE_STAMP): $(SERVER_DIR)/package.json $(SERVER_DIR)/package-lock.json
 
 node-deps: $(NODE_STAMP)
 
-$(TLS_DIR)/server.key: tests/c/gen_certs.sh
+$(TLS_DIR)/client.key: tests/c/gen_certs.sh
 	sh tests/c/gen_certs.sh $(TLS_DIR)
 
-tls-certs: $(TLS_DIR)/server.key
+tls-certs: $(TLS_DIR)/client.key
 
 # ---------------------------------------------------------------------------------------------------
 # C tests

@@ -19,7 +19,7 @@ pub use options::{ClientOptions, Endpoint};
 use crate::error::{Error, Result};
 use crate::protocol::socketio::{is_reserved_event, validate_placeholders, MAX_ATTACHMENTS};
 use crate::protocol::{EnginePacket, Packet};
-use crate::transport::TlsConfig;
+use crate::transport::{TlsConfig, TlsSettings};
 use engine::EngineTarget;
 use futures_util::FutureExt;
 use manager::{Command, ManagerTask, ReconnectPolicy};
@@ -43,9 +43,15 @@ struct ManagerHandle {
 
 impl ManagerHandle {
     fn start(endpoint: &Endpoint, options: &ClientOptions) -> Result<Arc<Self>> {
-        // Built (and `caFile` read) whatever the scheme, so a bad `caFile` is an error at once.
-        let tls = if endpoint.secure || options.ca_file.is_some() {
-            Some(TlsConfig::new(options.ca_file.as_deref()).map_err(Error::InvalidOptions)?)
+        // Built (and every file read) whatever the scheme, so a bad TLS option is an error at once.
+        let settings = TlsSettings {
+            ca_file: options.ca_file.as_deref(),
+            pins: &options.pinned_public_keys,
+            client_cert_file: options.client_cert_file.as_deref(),
+            client_key_file: options.client_key_file.as_deref(),
+        };
+        let tls = if endpoint.secure || settings != TlsSettings::default() {
+            Some(TlsConfig::new(&settings).map_err(Error::InvalidOptions)?)
         } else {
             None
         };

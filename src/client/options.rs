@@ -25,6 +25,11 @@ pub struct ClientOptions {
     pub timeout: Duration,
     pub ack_timeout: Option<Duration>,
     pub ca_file: Option<PathBuf>,
+    /// `sha256/<base64>` SubjectPublicKeyInfo pins; empty: no pinning.
+    pub pinned_public_keys: Vec<String>,
+    /// A client certificate (PEM chain) and its key, for servers that ask for one.
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
     /// `retries: N`: every emit waits for an ack and is sent again up to N times (needs `ackTimeout`).
     pub retries: Option<u32>,
     /// The most emits kept while not connected; one more fails with a buffer-full error.
@@ -53,6 +58,9 @@ impl Default for ClientOptions {
             timeout: Duration::from_millis(20_000),
             ack_timeout: None,
             ca_file: None,
+            pinned_public_keys: Vec::new(),
+            client_cert_file: None,
+            client_key_file: None,
             retries: None,
             max_buffered_emits: DEFAULT_MAX_BUFFERED_EMITS,
             echo_messages: None,
@@ -77,6 +85,9 @@ pub const OPTION_NAMES: &[&str] = &[
     "timeout",
     "ackTimeout",
     "caFile",
+    "pinnedPublicKeys",
+    "clientCertFile",
+    "clientKeyFile",
     "retries",
     "maxBufferedEmits",
     "echoMessages",
@@ -142,6 +153,9 @@ impl ClientOptions {
                 "timeout" => options.timeout = field.millis()?,
                 "ackTimeout" => options.ack_timeout = field.optional_millis()?,
                 "caFile" => options.ca_file = field.optional_string()?.map(PathBuf::from),
+                "pinnedPublicKeys" => options.pinned_public_keys = field.strings()?,
+                "clientCertFile" => options.client_cert_file = field.optional_string()?.map(PathBuf::from),
+                "clientKeyFile" => options.client_key_file = field.optional_string()?.map(PathBuf::from),
                 "retries" => options.retries = field.attempts()?,
                 "maxBufferedEmits" => options.max_buffered_emits = field.count()?,
                 "echoMessages" => options.echo_messages = Some(field.boolean()?),
@@ -195,6 +209,11 @@ impl Field<'_> {
             .as_u64()
             .map(Duration::from_millis)
             .ok_or_else(|| self.wrong("a whole number of milliseconds ≥ 0"))
+    }
+
+    fn strings(&self) -> Result<Vec<String>> {
+        let items = self.value.as_array().ok_or_else(|| self.wrong("an array of strings"))?;
+        items.iter().map(|v| v.as_str().map(str::to_owned).ok_or_else(|| self.wrong("an array of strings"))).collect()
     }
 
     fn count(&self) -> Result<usize> {

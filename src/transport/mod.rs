@@ -3,7 +3,7 @@
 
 mod tls;
 
-pub use tls::TlsConfig;
+pub use tls::{TlsConfig, TlsSettings};
 
 use std::fmt;
 use std::time::Duration;

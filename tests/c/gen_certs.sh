@@ -3,10 +3,12 @@
 #   ca.pem / ca.key            a test CA
 #   server.pem / server.key    a server certificate for localhost and 127.0.0.1 (subjectAltName), signed by the CA
 #   other-ca.pem / other-ca.key  an unrelated CA (the server certificate does not chain to it)
-# Idempotent: does nothing when DIR/server.key already exists. Needs openssl.
+#   client.pem / client.key    a client certificate (clientAuth), signed by the CA
+#   server.pin / other-ca.pin  "sha256/<base64>" pins of those public keys (the pinnedPublicKeys option)
+# Idempotent: does nothing when the set is complete (client.key is written last). Needs openssl.
 set -eu
 DIR=${1:-build/tls}
-[ -f "$DIR/server.key" ] && [ -f "$DIR/other-ca.pem" ] && exit 0
+[ -f "$DIR/client.key" ] && exit 0
 mkdir -p "$DIR"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/rt-tls.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT INT TERM
@@ -32,6 +34,23 @@ EXT
 openssl x509 -req -sha256 -days 3650 -in "$TMP/server.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" \
     -CAcreateserial -extfile "$TMP/server.ext" -out "$TMP/server.pem" 2>/dev/null
 
-for f in ca.pem ca.key other-ca.pem other-ca.key server.pem; do cp "$TMP/$f" "$DIR/$f"; done
-cp "$TMP/server.key" "$DIR/server.key"   # last: its presence marks a complete set
+openssl req -new -newkey rsa:2048 -nodes -sha256 -subj "/CN=realtime test client" \
+    -keyout "$TMP/client.key" -out "$TMP/client.csr" 2>/dev/null
+cat > "$TMP/client.ext" <<EXT
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth
+EXT
+openssl x509 -req -sha256 -days 3650 -in "$TMP/client.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" \
+    -CAcreateserial -extfile "$TMP/client.ext" -out "$TMP/client.pem" 2>/dev/null
+
+pin() { printf 'sha256/%s\n' "$(openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der |
+    openssl dgst -sha256 -binary | base64)"; }
+pin "$TMP/server.pem" > "$TMP/server.pin"
+pin "$TMP/other-ca.pem" > "$TMP/other-ca.pin"
+
+for f in ca.pem ca.key other-ca.pem other-ca.key server.pem server.key server.pin other-ca.pin client.pem; do
+    cp "$TMP/$f" "$DIR/$f"
+done
+cp "$TMP/client.key" "$DIR/client.key"   # last: its presence marks a complete set
 echo "generated test certificates in $DIR"

@@ -1,5 +1,5 @@
 /* test_tls: wss against a local TLS socket.io server whose certificate is signed by a test CA
- * (tests/c/gen_certs.sh -> build/tls/).
+ * (tests/c/gen_certs.sh -> build/tls/), pinning (pinnedPublicKeys) and mutual TLS (clientCertFile/clientKeyFile).
  *  - {"caFile":"<ca.pem>"}: https://localhost:PORT/ and https://127.0.0.1:PORT/ (IP subjectAltName)
  *    connect; the socket id matches the server's;
  *  - without caFile, and with an unrelated CA: refused, on_error mentions the certificate, never
@@ -19,11 +19,12 @@ static int contains_ci(const char *hay, const char *needle) {
     return 0;
 }
 
-static void expect_connects(rt_server *srv, const char *url, const char *ca) {
-    char opts[1024];
-    snprintf(opts, sizeof opts,
-             "{\"autoConnect\":false,\"caFile\":\"%s\",\"reconnectionDelay\":100,\"reconnectionDelayMax\":200}", ca);
-    NOTE("%s with caFile %s connects", url, ca);
+/* `tls` is the TLS part of the options JSON, e.g. "\"caFile\":\"ca.pem\"" (may be empty). */
+static void expect_connects(rt_server *srv, const char *url, const char *tls) {
+    char opts[4096];
+    snprintf(opts, sizeof opts, "{\"autoConnect\":false,%s%s\"reconnectionDelay\":100,\"reconnectionDelayMax\":200}", tls,
+             tls[0] ? "," : "");
+    NOTE("%s with {%s} connects", url, tls);
     realtime_client *c = realtime_new(url, opts);
     CHECK(c != NULL, "realtime_new: %s", realtime_last_error());
     rt_log *log = rt_log_new();
@@ -43,14 +44,12 @@ static void expect_connects(rt_server *srv, const char *url, const char *ca) {
     rt_log_free(log);
 }
 
-static void expect_refused(rt_server *srv, const char *url, const char *ca) {
-    char opts[1024];
-    if (ca)
-        snprintf(opts, sizeof opts,
-                 "{\"autoConnect\":false,\"caFile\":\"%s\",\"reconnectionDelay\":100,\"reconnectionDelayMax\":200}", ca);
-    else
-        snprintf(opts, sizeof opts, "{\"autoConnect\":false,\"reconnectionDelay\":100,\"reconnectionDelayMax\":200}");
-    NOTE("%s with %s%s is refused", url, ca ? "caFile " : "no caFile", ca ? ca : "");
+/* Refused, with an on_error that mentions `must_mention` (case-insensitive). */
+static void expect_refused(rt_server *srv, const char *url, const char *tls, const char *must_mention) {
+    char opts[4096];
+    snprintf(opts, sizeof opts, "{\"autoConnect\":false,%s%s\"reconnectionDelay\":100,\"reconnectionDelayMax\":200}", tls,
+             tls[0] ? "," : "");
+    NOTE("%s with {%s} is refused", url, tls);
     realtime_client *c = realtime_new(url, opts);
     CHECK(c != NULL, "realtime_new: %s", realtime_last_error());
     rt_log *log = rt_log_new();
@@ -59,8 +58,8 @@ static void expect_refused(rt_server *srv, const char *url, const char *ca) {
     rt_record e;
     CHECK(rt_log_wait_nth(log, "error", 1, 5000, &e), "no on_error for an untrusted certificate");
     NOTE("on_error(\"%s\", %s)", e.text, e.data[0] ? e.data : "NULL");
-    CHECK(contains_ci(e.text, "certificate") || contains_ci(e.data, "certificate"),
-          "the error does not mention the certificate: %s / %s", e.text, e.data);
+    CHECK(contains_ci(e.text, must_mention) || contains_ci(e.data, must_mention), "the error does not mention %s: %s / %s",
+          must_mention, e.text, e.data);
     rt_sleep_ms(1000); /* asserting that it never connects */
     CHECK(rt_log_count(log, "connect") == 0, "connected with an untrusted certificate");
     CHECK(!realtime_is_connected(c), "is_connected true with an untrusted certificate");
@@ -69,14 +68,30 @@ static void expect_refused(rt_server *srv, const char *url, const char *ca) {
     rt_log_free(log);
 }
 
+/* The first line of a small file (a pin). */
+static void read_line(const char *path, char *out, size_t len) {
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "cannot open %s", path);
+    CHECK(fgets(out, (int)len, f) != NULL, "empty %s", path);
+    fclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+}
+
 int main(void) {
-    rt_test_begin("test_tls", 60);
+    rt_test_begin("test_tls", 90);
     const char *dir = rt_tls_dir();
-    char ca[1100], other[1100], cert[1100], key[1100], args[2400];
+    char ca[1100], other[1100], cert[1100], key[1100], client_cert[1100], client_key[1100], args[4000];
+    char server_pin[200], other_pin[200], path[1100], tls[4000];
     snprintf(ca, sizeof ca, "%s/ca.pem", dir);
     snprintf(other, sizeof other, "%s/other-ca.pem", dir);
     snprintf(cert, sizeof cert, "%s/server.pem", dir);
     snprintf(key, sizeof key, "%s/server.key", dir);
+    snprintf(client_cert, sizeof client_cert, "%s/client.pem", dir);
+    snprintf(client_key, sizeof client_key, "%s/client.key", dir);
+    snprintf(path, sizeof path, "%s/server.pin", dir);
+    read_line(path, server_pin, sizeof server_pin);
+    snprintf(path, sizeof path, "%s/other-ca.pin", dir);
+    read_line(path, other_pin, sizeof other_pin);
     snprintf(args, sizeof args, "--tls-cert %s --tls-key %s", cert, key);
     rt_server *srv = rt_server_start(args);
     int port = rt_server_port(srv);
@@ -85,14 +100,43 @@ int main(void) {
     snprintf(url_ip, sizeof url_ip, "https://127.0.0.1:%d/", port);
     snprintf(url_wss, sizeof url_wss, "wss://localhost:%d", port);
 
-    expect_connects(srv, url_host, ca);
-    expect_connects(srv, url_ip, ca);
-    expect_connects(srv, url_wss, ca);
-    expect_refused(srv, url_host, NULL);
-    expect_refused(srv, url_host, other);
+    char with_ca[1200];
+    snprintf(with_ca, sizeof with_ca, "\"caFile\":\"%s\"", ca);
+    expect_connects(srv, url_host, with_ca);
+    expect_connects(srv, url_ip, with_ca);
+    expect_connects(srv, url_wss, with_ca);
+    expect_refused(srv, url_host, "", "certificate");
+    snprintf(tls, sizeof tls, "\"caFile\":\"%s\"", other);
+    expect_refused(srv, url_host, tls, "certificate");
 
+    NOTE("pinning: the server's public key pinned -> connects; only another key pinned -> refused");
+    snprintf(tls, sizeof tls, "\"caFile\":\"%s\",\"pinnedPublicKeys\":[\"%s\",\"%s\"]", ca, other_pin, server_pin);
+    expect_connects(srv, url_host, tls);
+    snprintf(tls, sizeof tls, "\"caFile\":\"%s\",\"pinnedPublicKeys\":[\"%s\"]", ca, other_pin);
+    expect_refused(srv, url_host, tls, "pinning");
     rt_server_drain(srv, NULL);
     rt_server_free(srv);
+
+    NOTE("mutual TLS: a server that requires a client certificate");
+    snprintf(args, sizeof args, "--tls-cert %s --tls-key %s --tls-client-ca %s", cert, key, ca);
+    srv = rt_server_start(args);
+    port = rt_server_port(srv);
+    snprintf(url_host, sizeof url_host, "https://localhost:%d/", port);
+    snprintf(tls, sizeof tls, "\"caFile\":\"%s\",\"clientCertFile\":\"%s\",\"clientKeyFile\":\"%s\"", ca, client_cert,
+             client_key);
+    expect_connects(srv, url_host, tls);
+    expect_refused(srv, url_host, with_ca, "certificate");
+    rt_server_drain(srv, NULL);
+    rt_server_free(srv);
+
+    NOTE("bad TLS options fail realtime_new and name the problem");
+    snprintf(tls, sizeof tls, "{\"pinnedPublicKeys\":[\"md5/abc\"]}");
+    CHECK(realtime_new(url_host, tls) == NULL && strstr(realtime_last_error(), "md5/abc"), "bad pin: %s",
+          realtime_last_error());
+    snprintf(tls, sizeof tls, "{\"clientCertFile\":\"%s\"}", client_cert);
+    CHECK(realtime_new(url_host, tls) == NULL && strstr(realtime_last_error(), "clientKeyFile"), "cert without key: %s",
+          realtime_last_error());
+
     rt_test_pass();
     return 0;
 }

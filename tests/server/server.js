@@ -2,7 +2,7 @@
 // Test server for realtime's integration tests: a real socket.io 4.8 server on a loopback port.
 //
 // Usage:
-//   node server.js [--port N] [--tls-cert FILE --tls-key FILE] [--ping-interval MS] [--ping-timeout MS]
+//   node server.js [--port N] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--ping-interval MS] [--ping-timeout MS]
 //                  [--connect-timeout MS] [--max-payload BYTES] [--recovery]
 //
 // Protocol with the test harness (tests/c/harness.c):
@@ -79,6 +79,7 @@ function usage(msg) {
       case "--port": opts.port = num(i); i++; break;
       case "--tls-cert": opts.tlsCert = str(i); i++; break;
       case "--tls-key": opts.tlsKey = str(i); i++; break;
+      case "--tls-client-ca": opts.tlsClientCa = str(i); i++; break;
       case "--ping-interval": opts.pingInterval = num(i); i++; break;
       case "--ping-timeout": opts.pingTimeout = num(i); i++; break;
       case "--connect-timeout": opts.connectTimeout = num(i); i++; break;
@@ -100,7 +101,12 @@ function out(obj) {
 // ---------------------------------------------------------------------------------------------------
 // Server
 const httpServer = opts.tlsCert
-  ? https.createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) })
+  ? https.createServer({
+      cert: fs.readFileSync(opts.tlsCert),
+      key: fs.readFileSync(opts.tlsKey),
+      // --tls-client-ca FILE: mutual TLS, a client certificate signed by that CA is required.
+      ...(opts.tlsClientCa ? { ca: fs.readFileSync(opts.tlsClientCa), requestCert: true, rejectUnauthorized: true } : {}),
+    })
   : http.createServer();
 
 const serverOptions = {
