@@ -82,11 +82,7 @@ pub fn parse_envelope(event: &IncomingEvent) -> Option<ChannelEnvelope> {
         ),
         _ => (None, message.clone()),
     };
-    Some(ChannelEnvelope {
-        channel,
-        member_id,
-        data,
-    })
+    Some(ChannelEnvelope { channel, member_id, data })
 }
 
 #[cfg(test)]
@@ -95,20 +91,11 @@ mod tests {
 
     #[test]
     fn payloads_use_agnost_vocabulary() {
-        assert_eq!(
-            join_packet("room"),
-            ("join".to_owned(), vec![json!({"channel":"room"})])
-        );
+        assert_eq!(join_packet("room"), ("join".to_owned(), vec![json!({"channel":"room"})]));
         assert_eq!(leave_packet("room").1, vec![json!({"channel":"room"})]);
-        assert_eq!(
-            update_packet(&json!({"name":"ann"})).1,
-            vec![json!({"data":{"name":"ann"}})]
-        );
+        assert_eq!(update_packet(&json!({"name":"ann"})).1, vec![json!({"data":{"name":"ann"}})]);
         assert_eq!(members_packet("room").1, vec![json!({"channel":"room"})]);
-        assert_eq!(
-            message_packet(None, "chat", json!("hi")).1,
-            vec![json!({"eventName":"chat","message":"hi"})]
-        );
+        assert_eq!(message_packet(None, "chat", json!("hi")).1, vec![json!({"eventName":"chat","message":"hi"})]);
         assert_eq!(
             message_packet(Some("room"), "chat", json!({"t":1})).1,
             vec![json!({"channel":"room","eventName":"chat","message":{"t":1}})]
@@ -123,10 +110,8 @@ mod tests {
             attachments: vec![],
             ack: None,
         };
-        let e = parse_envelope(&event(
-            json!([{"channel":"room","message":{"id":"abc","data":{"name":"ann"}}}]),
-        ))
-        .unwrap();
+        let e =
+            parse_envelope(&event(json!([{"channel":"room","message":{"id":"abc","data":{"name":"ann"}}}]))).unwrap();
         assert_eq!(
             e,
             ChannelEnvelope {

@@ -37,10 +37,7 @@ impl From<TransportError> for OpenFailure {
             }
             _ => Value::Null,
         };
-        OpenFailure {
-            message: err.to_string(),
-            data,
-        }
+        OpenFailure { message: err.to_string(), data }
     }
 }
 
@@ -79,10 +76,7 @@ impl EngineConnection {
         let ws = transport::connect(&target.url, &target.headers, target.tls.as_ref()).await?;
         let (sink, mut reader) = ws.split();
         let handshake = loop {
-            let failure = |message: String| OpenFailure {
-                message,
-                data: Value::Null,
-            };
+            let failure = |message: String| OpenFailure { message, data: Value::Null };
             match reader.next().await {
                 Some(Ok(Message::Text(text))) => match EnginePacket::decode_text(&text) {
                     Ok(EnginePacket::Open(handshake)) => break handshake,
@@ -91,15 +85,9 @@ impl EngineConnection {
                 },
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 Some(Ok(Message::Close(_))) | None => {
-                    return Err(failure(
-                        "the server closed the connection during the handshake".to_owned(),
-                    ))
+                    return Err(failure("the server closed the connection during the handshake".to_owned()))
                 }
-                Some(Ok(_)) => {
-                    return Err(failure(
-                        "expected the Engine.IO handshake, got a binary frame".to_owned(),
-                    ))
-                }
+                Some(Ok(_)) => return Err(failure("expected the Engine.IO handshake, got a binary frame".to_owned())),
                 Some(Err(e)) => return Err(failure(format!("transport error during the handshake: {e}"))),
             }
         };

@@ -18,10 +18,7 @@ pub struct IncomingEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AckOutcome {
     /// The server's answer (placeholders and attachments as in [`IncomingEvent`]).
-    Answered {
-        args: Vec<Value>,
-        attachments: Vec<Vec<u8>>,
-    },
+    Answered { args: Vec<Value>, attachments: Vec<Vec<u8>> },
     /// "operation has timed out" or "socket has been disconnected".
     Failed(String),
 }

@@ -208,13 +208,7 @@ impl ManagerTask {
                     slot.emit(emit, connection);
                 }
             }
-            Command::AnswerAck {
-                key,
-                server_id,
-                epoch,
-                args,
-                attachments,
-            } => {
+            Command::AnswerAck { key, server_id, epoch, args, attachments } => {
                 let connection = connection_of(&self.phase);
                 if let Some(slot) = self.slots.get_mut(&key) {
                     slot.answer_ack(server_id, epoch, args, attachments, connection);
@@ -308,10 +302,7 @@ impl ManagerTask {
 
     fn on_open_failed(&mut self, failure: OpenFailure) {
         self.phase = Phase::Idle;
-        self.publish_to_active(|| Event::Error {
-            message: failure.message.clone(),
-            data: failure.data.clone(),
-        });
+        self.publish_to_active(|| Event::Error { message: failure.message.clone(), data: failure.data.clone() });
         self.reconnecting = false;
         self.schedule_reconnect();
     }

@@ -76,17 +76,11 @@ impl ManagerHandle {
                 eprintln!("realtime: internal error: the connection task panicked; the client is stopped");
             }
         });
-        Ok(Arc::new(Self {
-            commands,
-            next_key: AtomicU64::new(1),
-            namespaces: Mutex::new(HashSet::new()),
-        }))
+        Ok(Arc::new(Self { commands, next_key: AtomicU64::new(1), namespaces: Mutex::new(HashSet::new()) }))
     }
 
     fn send(&self, command: Command) -> Result<()> {
-        self.commands
-            .send(command)
-            .map_err(|_| Error::Internal("the connection task has stopped".to_owned()))
+        self.commands.send(command).map_err(|_| Error::Internal("the connection task has stopped".to_owned()))
     }
 }
 
@@ -139,19 +133,11 @@ impl Socket {
         options: &ClientOptions,
         sink: Arc<dyn EventSink>,
     ) -> Result<Self> {
-        if !manager
-            .namespaces
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(nsp.to_owned())
-        {
+        if !manager.namespaces.lock().unwrap_or_else(|p| p.into_inner()).insert(nsp.to_owned()) {
             return Err(Error::NamespaceInUse(nsp.to_owned()));
         }
         let key = manager.next_key.fetch_add(1, Ordering::Relaxed);
-        let limits = SocketLimits {
-            max_buffered: options.max_buffered_emits,
-            queued: options.retries.is_some(),
-        };
+        let limits = SocketLimits { max_buffered: options.max_buffered_emits, queued: options.retries.is_some() };
         let shared = Arc::new(SocketShared::new(sink, limits));
         let config = SocketConfig {
             nsp: nsp.to_owned(),
@@ -179,10 +165,7 @@ impl Socket {
     /// Connects (idempotent); re-enables reconnection after a close.
     pub fn open(&self) -> Result<()> {
         let key = self.key;
-        self.shared.next_generation(
-            |_| None,
-            |generation| self.manager.send(Command::Open { key, generation }),
-        )
+        self.shared.next_generation(|_| None, |generation| self.manager.send(Command::Open { key, generation }))
     }
 
     /// Disconnects (idempotent). If connected, `io client disconnect` is published before this returns.
@@ -194,9 +177,7 @@ impl Socket {
                     return None;
                 }
                 state.set_disconnected();
-                Some(Event::Disconnect {
-                    reason: "io client disconnect".to_owned(),
-                })
+                Some(Event::Disconnect { reason: "io client disconnect".to_owned() })
             },
             |generation| self.manager.send(Command::Close { key, generation }),
         )
@@ -251,13 +232,7 @@ impl Socket {
     pub fn answer_ack(&self, handle: u64, args: Vec<Value>, attachments: Vec<Vec<u8>>) -> Result<()> {
         self.check_payload(args.clone(), &attachments, Some(0))?;
         let (server_id, epoch) = self.shared.take_server_ack(handle).ok_or(Error::UnknownAck(handle))?;
-        self.manager.send(Command::AnswerAck {
-            key: self.key,
-            server_id,
-            epoch,
-            args,
-            attachments,
-        })
+        self.manager.send(Command::AnswerAck { key: self.key, server_id, epoch, args, attachments })
     }
 
     /// Checks what the server would refuse by dropping the connection: too many attachments, a
@@ -276,9 +251,7 @@ impl Socket {
             )
         })?;
         let max = self.shared.max_payload();
-        let Value::Array(items) = items else {
-            unreachable!("built as an array")
-        };
+        let Value::Array(items) = items else { unreachable!("built as an array") };
         let packet = match ack_id {
             Some(id) => Packet::ack(&self.nsp, id, items, attachments.to_vec()),
             None => Packet::event(&self.nsp, items, attachments.to_vec(), Some(u64::from(u32::MAX))),
@@ -300,14 +273,7 @@ impl Socket {
         volatile: bool,
         ack: Option<AckCallback>,
     ) -> Result<()> {
-        self.emit(EmitRequest {
-            name,
-            args,
-            attachments: Vec::new(),
-            volatile,
-            ack,
-            timeout: None,
-        })
+        self.emit(EmitRequest { name, args, attachments: Vec::new(), volatile, ack, timeout: None })
     }
 
     /// Sends `message` as `event_name` to every client (`channel` None) or to one channel.
@@ -315,11 +281,7 @@ impl Socket {
         if event_name.is_empty() {
             return Err(Error::InvalidArgument("event_name is empty".to_owned()));
         }
-        self.emit_channel_event(
-            channels::message_packet(channel, event_name, message),
-            !self.buffer_messages,
-            None,
-        )
+        self.emit_channel_event(channels::message_packet(channel, event_name, message), !self.buffer_messages, None)
     }
 
     pub fn join(&self, channel: &str) -> Result<()> {
@@ -327,10 +289,7 @@ impl Socket {
     }
 
     pub fn leave(&self, channel: &str) -> Result<()> {
-        self.membership(
-            ChannelCommand::Leave(channel.to_owned()),
-            channels::leave_packet(channel),
-        )
+        self.membership(ChannelCommand::Leave(channel.to_owned()), channels::leave_packet(channel))
     }
 
     pub fn update_profile(&self, data: Value) -> Result<()> {
@@ -343,9 +302,7 @@ impl Socket {
     fn membership(&self, command: ChannelCommand, packet: (String, Vec<Value>)) -> Result<()> {
         if self.auto_join_channels {
             self.check_payload(
-                std::iter::once(Value::String(packet.0.clone()))
-                    .chain(packet.1.iter().cloned())
-                    .collect(),
+                std::iter::once(Value::String(packet.0.clone())).chain(packet.1.iter().cloned()).collect(),
                 &[],
                 None,
             )?;
@@ -364,13 +321,7 @@ impl Socket {
 impl Drop for Socket {
     fn drop(&mut self) {
         let key = self.key;
-        let _ = self
-            .shared
-            .next_generation(|_| None, |_| self.manager.send(Command::Detach { key }));
-        self.manager
-            .namespaces
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.nsp);
+        let _ = self.shared.next_generation(|_| None, |_| self.manager.send(Command::Detach { key }));
+        self.manager.namespaces.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.nsp);
     }
 }

@@ -167,16 +167,7 @@ impl SocketSlot {
         }
         let timeout = emit.timeout.or(self.config.ack_timeout);
         let ack = emit.ack.map(AckKind::User);
-        self.send_event(
-            emit.name,
-            emit.args,
-            emit.attachments,
-            ack,
-            timeout,
-            emit.volatile,
-            emit.counted,
-            connection,
-        );
+        self.send_event(emit.name, emit.args, emit.attachments, ack, timeout, emit.volatile, emit.counted, connection);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -195,13 +186,7 @@ impl SocketSlot {
             let id = self.next_ack_id;
             self.next_ack_id += 1;
             // The timer starts now, even if the packet waits in the buffer.
-            self.acks.insert(
-                id,
-                PendingAck {
-                    deadline: timeout.map(|t| Instant::now() + t),
-                    kind,
-                },
-            );
+            self.acks.insert(id, PendingAck { deadline: timeout.map(|t| Instant::now() + t), kind });
             id
         });
         let mut items = Vec::with_capacity(args.len() + 1);
@@ -239,23 +224,10 @@ impl SocketSlot {
         }
         first.pending = true;
         first.tries += 1;
-        let (seq, name, args, attachments) = (
-            first.seq,
-            first.name.clone(),
-            first.args.clone(),
-            first.attachments.clone(),
-        );
+        let (seq, name, args, attachments) =
+            (first.seq, first.name.clone(), first.args.clone(), first.attachments.clone());
         let timeout = first.timeout.or(timeout);
-        self.send_event(
-            name,
-            args,
-            attachments,
-            Some(AckKind::Queue(seq)),
-            timeout,
-            false,
-            false,
-            connection,
-        );
+        self.send_event(name, args, attachments, Some(AckKind::Queue(seq)), timeout, false, false, connection);
     }
 
     fn on_queue_result(&mut self, seq: u64, outcome: AckOutcome, connection: Option<&EngineConnection>) {
@@ -391,12 +363,7 @@ impl SocketSlot {
         let Some((name, args)) = packet.event_name_and_args() else {
             return;
         };
-        let event = IncomingEvent {
-            name,
-            args: args.to_vec(),
-            attachments: packet.attachments,
-            ack: server_ack,
-        };
+        let event = IncomingEvent { name, args: args.to_vec(), attachments: packet.attachments, ack: server_ack };
         if self.connected {
             self.deliver_event(event);
         } else if self.connect_sent {
@@ -427,10 +394,7 @@ impl SocketSlot {
             Some(Value::Array(items)) => items,
             _ => Vec::new(),
         };
-        let outcome = AckOutcome::Answered {
-            args,
-            attachments: packet.attachments,
-        };
+        let outcome = AckOutcome::Answered { args, attachments: packet.attachments };
         self.finish_ack(pending.kind, outcome, connection);
     }
 
@@ -450,9 +414,7 @@ impl SocketSlot {
         if self.connected {
             self.publish(|state| {
                 state.set_disconnected();
-                Some(Event::Disconnect {
-                    reason: reason.to_owned(),
-                })
+                Some(Event::Disconnect { reason: reason.to_owned() })
             });
         }
         self.on_disconnected();
@@ -478,12 +440,8 @@ impl SocketSlot {
 
     /// Fails the acks whose time is up, and takes their packets out of the send buffer.
     pub fn expire_acks(&mut self, now: Instant, connection: Option<&EngineConnection>) {
-        let expired: Vec<u64> = self
-            .acks
-            .iter()
-            .filter(|(_, a)| a.deadline.is_some_and(|d| d <= now))
-            .map(|(id, _)| *id)
-            .collect();
+        let expired: Vec<u64> =
+            self.acks.iter().filter(|(_, a)| a.deadline.is_some_and(|d| d <= now)).map(|(id, _)| *id).collect();
         for id in expired {
             let Some(pending) = self.acks.remove(&id) else {
                 continue;

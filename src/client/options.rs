@@ -205,10 +205,7 @@ impl Field<'_> {
     }
 
     fn millis(&self) -> Result<Duration> {
-        self.value
-            .as_u64()
-            .map(Duration::from_millis)
-            .ok_or_else(|| self.wrong("a whole number of milliseconds ≥ 0"))
+        self.value.as_u64().map(Duration::from_millis).ok_or_else(|| self.wrong("a whole number of milliseconds ≥ 0"))
     }
 
     fn strings(&self) -> Result<Vec<String>> {
@@ -239,10 +236,7 @@ impl Field<'_> {
                 return Ok(None);
             }
         }
-        let n = self
-            .value
-            .as_u64()
-            .ok_or_else(|| self.wrong("a whole number ≥ 0, or null for unlimited"))?;
+        let n = self.value.as_u64().ok_or_else(|| self.wrong("a whole number ≥ 0, or null for unlimited"))?;
         Ok(Some(u32::try_from(n).unwrap_or(u32::MAX)))
     }
 
@@ -270,10 +264,7 @@ impl Field<'_> {
                 Value::String(s) => Ok((k.clone(), s.clone())),
                 Value::Number(n) => Ok((k.clone(), n.to_string())),
                 Value::Bool(b) => Ok((k.clone(), b.to_string())),
-                _ => Err(Error::InvalidOptions(format!(
-                    "\"{}\".\"{k}\" must be a string, got {v}",
-                    self.key
-                ))),
+                _ => Err(Error::InvalidOptions(format!("\"{}\".\"{k}\" must be a string, got {v}", self.key))),
             })
             .collect()
     }
@@ -284,9 +275,7 @@ impl Field<'_> {
             let bad_name = name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
             let bad_value = value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
             if bad_name || bad_value {
-                return Err(Error::InvalidOptions(format!(
-                    "\"extraHeaders\" has an invalid header {name:?}"
-                )));
+                return Err(Error::InvalidOptions(format!("\"extraHeaders\" has an invalid header {name:?}")));
             }
         }
         Ok(headers)
@@ -307,10 +296,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn parse(input: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::InvalidUrl {
-            url: input.to_owned(),
-            reason: reason.to_owned(),
-        };
+        let bad = |reason: &str| Error::InvalidUrl { url: input.to_owned(), reason: reason.to_owned() };
         let url = Url::parse(input).map_err(|e| bad(&e.to_string()))?;
         let (scheme, secure) = match url.scheme() {
             "http" | "ws" => ("ws", false),
@@ -321,22 +307,10 @@ impl Endpoint {
         let mut origin = Url::parse(&format!("{scheme}://placeholder/")).map_err(|e| bad(&e.to_string()))?;
         origin.set_host(Some(host)).map_err(|e| bad(&e.to_string()))?;
         origin.set_port(url.port()).map_err(|_| bad("invalid port"))?;
-        let query = url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let query = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         let path = url.path().trim_end_matches('/');
-        let namespace = if path.is_empty() {
-            "/".to_owned()
-        } else {
-            path.to_owned()
-        };
-        Ok(Self {
-            origin,
-            secure,
-            query,
-            namespace,
-        })
+        let namespace = if path.is_empty() { "/".to_owned() } else { path.to_owned() };
+        Ok(Self { origin, secure, query, namespace })
     }
 
     /// The WebSocket URL of the Engine.IO endpoint: user query first, then `EIO=4&transport=websocket`.
@@ -345,11 +319,7 @@ impl Endpoint {
         url.set_path(&options.path);
         {
             let mut pairs = url.query_pairs_mut();
-            for (k, v) in self
-                .query
-                .iter()
-                .filter(|(k, _)| !options.query.iter().any(|(ok, _)| ok == k))
-            {
+            for (k, v) in self.query.iter().filter(|(k, _)| !options.query.iter().any(|(ok, _)| ok == k)) {
                 pairs.append_pair(k, v);
             }
             for (k, v) in &options.query {
@@ -387,10 +357,7 @@ mod tests {
         assert_eq!(o.extra_headers, vec![("X-Key".into(), "v".into())]);
         assert!(!o.auto_connect && !o.reconnection);
         assert_eq!(o.reconnection_attempts, Some(3));
-        assert_eq!(
-            (o.reconnection_delay.as_millis(), o.reconnection_delay_max.as_millis()),
-            (10, 20)
-        );
+        assert_eq!((o.reconnection_delay.as_millis(), o.reconnection_delay_max.as_millis()), (10, 20));
         assert_eq!(o.randomization_factor, 0.0);
         assert_eq!((o.timeout.as_millis(), o.ack_timeout.unwrap().as_millis()), (500, 100));
         assert_eq!(o.ca_file.unwrap(), PathBuf::from("/ca.pem"));
@@ -418,28 +385,16 @@ mod tests {
     #[test]
     fn endpoints() {
         let e = Endpoint::parse("http://localhost:3000/admin?token=abc").unwrap();
-        assert_eq!(
-            (e.origin.as_str(), e.secure, e.namespace.as_str()),
-            ("ws://localhost:3000/", false, "/admin")
-        );
-        let o = ClientOptions {
-            query: vec![("x".into(), "1".into())],
-            ..ClientOptions::default()
-        };
+        assert_eq!((e.origin.as_str(), e.secure, e.namespace.as_str()), ("ws://localhost:3000/", false, "/admin"));
+        let o = ClientOptions { query: vec![("x".into(), "1".into())], ..ClientOptions::default() };
         assert_eq!(
             e.websocket_url(&o).as_str(),
             "ws://localhost:3000/socket.io/?token=abc&x=1&EIO=4&transport=websocket"
         );
         let e = Endpoint::parse("https://example.com").unwrap();
-        assert_eq!(
-            (e.origin.as_str(), e.secure, e.namespace.as_str()),
-            ("wss://example.com/", true, "/")
-        );
+        assert_eq!((e.origin.as_str(), e.secure, e.namespace.as_str()), ("wss://example.com/", true, "/"));
         assert_eq!(Endpoint::parse("wss://h:1/").unwrap().namespace, "/");
-        assert_eq!(
-            Endpoint::parse("ws://[::1]:5/x/").unwrap().origin.as_str(),
-            "ws://[::1]:5/"
-        );
+        assert_eq!(Endpoint::parse("ws://[::1]:5/x/").unwrap().origin.as_str(), "ws://[::1]:5/");
         for bad in ["not a url", "ftp://x", "http://", "", "http://:80/", "mailto:a@b"] {
             assert!(matches!(Endpoint::parse(bad), Err(Error::InvalidUrl { .. })), "{bad}");
         }

@@ -85,11 +85,7 @@ pub struct SocketShared {
 
 impl SocketShared {
     pub fn new(sink: Arc<dyn EventSink>, limits: SocketLimits) -> Self {
-        Self {
-            state: Mutex::new(SocketState::default()),
-            sink,
-            limits,
-        }
+        Self { state: Mutex::new(SocketState::default()), sink, limits }
     }
 
     fn lock(&self) -> MutexGuard<'_, SocketState> {
@@ -155,11 +151,7 @@ impl SocketShared {
     pub fn admit_emit(&self, volatile: bool) -> Result<Admission, usize> {
         let mut state = self.lock();
         if volatile {
-            return Ok(if state.connected {
-                Admission::Send
-            } else {
-                Admission::Drop
-            });
+            return Ok(if state.connected { Admission::Send } else { Admission::Drop });
         }
         if state.connected && !self.limits.queued {
             return Ok(Admission::Send);

@@ -103,10 +103,7 @@ impl Dispatcher {
     pub fn new() -> Arc<Self> {
         let dispatcher = Arc::new_cyclic(|me| Self {
             me: me.clone(),
-            state: Mutex::new(QueueState {
-                held: true,
-                ..QueueState::default()
-            }),
+            state: Mutex::new(QueueState { held: true, ..QueueState::default() }),
             idle: Condvar::new(),
         });
         let weak = Arc::downgrade(&dispatcher);
@@ -145,24 +142,13 @@ impl Dispatcher {
     /// Adds a listener and returns its id (> 0). A `once` listener is removed before its first call.
     pub fn add_listener(&self, kind: EventKind, once: bool, callback: Callback) -> u64 {
         let id = NEXT_LISTENER_ID.fetch_add(1, Ordering::Relaxed);
-        self.lock().listeners.push(Listener {
-            id,
-            kind,
-            once,
-            callback,
-        });
+        self.lock().listeners.push(Listener { id, kind, once, callback });
         id
     }
 
     /// Removes every catch-all listener; returns how many there were.
     pub fn remove_any_listeners(&self) -> usize {
-        let ids: Vec<u64> = self
-            .lock()
-            .listeners
-            .iter()
-            .filter(|l| l.kind == EventKind::Any)
-            .map(|l| l.id)
-            .collect();
+        let ids: Vec<u64> = self.lock().listeners.iter().filter(|l| l.kind == EventKind::Any).map(|l| l.id).collect();
         ids.iter().filter(|id| self.remove_listener(**id)).count()
     }
 
@@ -230,18 +216,10 @@ impl Dispatcher {
             let state = self.lock();
             // Catch-all listeners first, as socket.io-client calls them.
             ids.extend(
-                state
-                    .listeners
-                    .iter()
-                    .filter(|l| l.kind == EventKind::Any && l.kind.matches(&event))
-                    .map(|l| l.id),
+                state.listeners.iter().filter(|l| l.kind == EventKind::Any && l.kind.matches(&event)).map(|l| l.id),
             );
             ids.extend(
-                state
-                    .listeners
-                    .iter()
-                    .filter(|l| l.kind != EventKind::Any && l.kind.matches(&event))
-                    .map(|l| l.id),
+                state.listeners.iter().filter(|l| l.kind != EventKind::Any && l.kind.matches(&event)).map(|l| l.id),
             );
         }
         for id in ids {
@@ -317,18 +295,12 @@ static POOL: Lazy<Pool> = Lazy::new(|| {
             })
             .expect("cannot start a realtime callback thread");
     }
-    Pool {
-        ready: Mutex::new(VecDeque::new()),
-        available: Condvar::new(),
-    }
+    Pool { ready: Mutex::new(VecDeque::new()), available: Condvar::new() }
 });
 
 impl Pool {
     fn push(&self, dispatcher: Arc<Dispatcher>) {
-        self.ready
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push_back(dispatcher);
+        self.ready.lock().unwrap_or_else(|p| p.into_inner()).push_back(dispatcher);
         self.available.notify_one();
     }
 
@@ -369,13 +341,9 @@ mod tests {
             dispatcher.deliver(Event::ReconnectAttempt(n));
         }
         dispatcher.deliver(Event::Connect);
-        let got: Vec<String> = (0..101)
-            .map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap())
-            .collect();
-        let want: Vec<String> = (1..=100)
-            .map(|n| format!("ReconnectAttempt({n})"))
-            .chain(["Connect".to_owned()])
-            .collect();
+        let got: Vec<String> = (0..101).map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap()).collect();
+        let want: Vec<String> =
+            (1..=100).map(|n| format!("ReconnectAttempt({n})")).chain(["Connect".to_owned()]).collect();
         assert_eq!(got, want);
         assert!(dispatcher.remove_listener(attempts));
         assert!(!dispatcher.remove_listener(attempts));

@@ -211,9 +211,7 @@ pub unsafe extern "C" fn realtime_on_message(
     user_data: *mut c_void,
 ) -> u64 {
     // SAFETY: as in realtime_send.
-    let name = boundary(None, || {
-        unsafe { required_str(event_name, "event_name") }.map(|e| Some(e.to_owned()))
-    });
+    let name = boundary(None, || unsafe { required_str(event_name, "event_name") }.map(|e| Some(e.to_owned())));
     let Some(name) = name else { return 0 };
     register_callback(client, EventKind::Named(name), false, cb, user_data, call_channel_fn)
 }

@@ -29,10 +29,7 @@ static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(1);
 
 pub(super) fn register(entry: ClientEntry) -> *mut realtime_client {
     let key = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed) << 4;
-    CLIENTS
-        .write()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(key, Arc::new(entry));
+    CLIENTS.write().unwrap_or_else(|p| p.into_inner()).insert(key, Arc::new(entry));
     std::ptr::without_provenance_mut(key)
 }
 
@@ -91,10 +88,7 @@ pub extern "C" fn realtime_free(client: *mut realtime_client) {
         if client.is_null() {
             return Ok(());
         }
-        let entry = CLIENTS
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&(client as usize));
+        let entry = CLIENTS.write().unwrap_or_else(|p| p.into_inner()).remove(&(client as usize));
         if let Some(entry) = entry {
             entry.dispatcher.close();
             // The socket leaves its namespace and the connection closes once no other thread
@@ -223,9 +217,7 @@ pub extern "C" fn realtime_on_connect(
 ) -> u64 {
     // SAFETY (each call below): the application registered `cb` with this `user_data`, and every
     // string passed outlives the call.
-    register_callback(client, EventKind::Connect, false, cb, user_data, |cb, ud, _| unsafe {
-        cb(ud)
-    })
+    register_callback(client, EventKind::Connect, false, cb, user_data, |cb, ud, _| unsafe { cb(ud) })
 }
 
 /// Listens for disconnections: `cb(user_data, reason)`, with socket.io-client's reason strings:
@@ -280,19 +272,12 @@ pub extern "C" fn realtime_on_reconnect_attempt(
     cb: Option<unsafe extern "C" fn(user_data: *mut c_void, attempt: u32)>,
     user_data: *mut c_void,
 ) -> u64 {
-    register_callback(
-        client,
-        EventKind::ReconnectAttempt,
-        false,
-        cb,
-        user_data,
-        |cb, ud, event| {
-            if let Event::ReconnectAttempt(attempt) = event {
-                // SAFETY: see realtime_on_connect.
-                unsafe { cb(ud, *attempt) }
-            }
-        },
-    )
+    register_callback(client, EventKind::ReconnectAttempt, false, cb, user_data, |cb, ud, event| {
+        if let Event::ReconnectAttempt(attempt) = event {
+            // SAFETY: see realtime_on_connect.
+            unsafe { cb(ud, *attempt) }
+        }
+    })
 }
 
 /// Listens for successful reconnections: `cb(user_data, attempts)` when the transport is open again,
@@ -322,14 +307,7 @@ pub extern "C" fn realtime_on_reconnect_failed(
     user_data: *mut c_void,
 ) -> u64 {
     // SAFETY: see realtime_on_connect.
-    register_callback(
-        client,
-        EventKind::ReconnectFailed,
-        false,
-        cb,
-        user_data,
-        |cb, ud, _| unsafe { cb(ud) },
-    )
+    register_callback(client, EventKind::ReconnectFailed, false, cb, user_data, |cb, ud, _| unsafe { cb(ud) })
 }
 
 /// Removes the listener `listener_id`. Called outside a callback, returns only when that listener is

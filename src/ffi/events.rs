@@ -58,9 +58,7 @@ pub(super) fn parse_args(args_json: Option<&str>) -> Result<Vec<Value>> {
     };
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Array(items)) => Ok(items),
-        Ok(_) => Err(Error::InvalidArgument(
-            "args_json must be a JSON array, e.g. [\"hello\", 1]".to_owned(),
-        )),
+        Ok(_) => Err(Error::InvalidArgument("args_json must be a JSON array, e.g. [\"hello\", 1]".to_owned())),
         Err(e) => Err(Error::InvalidArgument(format!("args_json is not valid JSON: {e}"))),
     }
 }
@@ -79,9 +77,7 @@ unsafe fn copy_buffers(buffers: *const realtime_buffer, count: usize) -> Result<
         return Ok(Vec::new());
     }
     if buffers.is_null() {
-        return Err(Error::InvalidArgument(
-            "buffers is NULL but buffer_count > 0".to_owned(),
-        ));
+        return Err(Error::InvalidArgument("buffers is NULL but buffer_count > 0".to_owned()));
     }
     // SAFETY: non-NULL, and the caller promises `count` elements.
     let views = unsafe { std::slice::from_raw_parts(buffers, count) };
@@ -103,13 +99,7 @@ unsafe fn copy_buffers(buffers: *const realtime_buffer, count: usize) -> Result<
 
 /// Borrowed views of received attachments, valid while `attachments` lives.
 fn views(attachments: &[Vec<u8>]) -> Vec<realtime_buffer> {
-    attachments
-        .iter()
-        .map(|a| realtime_buffer {
-            data: a.as_ptr(),
-            len: a.len(),
-        })
-        .collect()
+    attachments.iter().map(|a| realtime_buffer { data: a.as_ptr(), len: a.len() }).collect()
 }
 
 fn json_text(values: &[Value]) -> CString {
@@ -124,14 +114,7 @@ fn call_event_fn(cb: EventFn, user_data: *mut c_void, event: &Event) {
         let buffers = views(&message.attachments);
         // SAFETY: the application registered `cb` with `user_data`; all pointers outlive the call.
         unsafe {
-            cb(
-                user_data,
-                name.as_ptr(),
-                args.as_ptr(),
-                buffers.as_ptr(),
-                buffers.len(),
-                message.ack.unwrap_or(0),
-            )
+            cb(user_data, name.as_ptr(), args.as_ptr(), buffers.as_ptr(), buffers.len(), message.ack.unwrap_or(0))
         }
     }
 }
@@ -151,9 +134,7 @@ unsafe fn on_named(
     user_data: *mut c_void,
 ) -> u64 {
     // SAFETY: forwarded from the caller.
-    let name = boundary(None, || {
-        unsafe { required_str(event, "event") }.map(|e| Some(e.to_owned()))
-    });
+    let name = boundary(None, || unsafe { required_str(event, "event") }.map(|e| Some(e.to_owned())));
     let Some(name) = name else { return 0 };
     register_callback(client, EventKind::Named(name), once, cb, user_data, call_event_fn)
 }
@@ -171,15 +152,7 @@ pub(super) fn ack_callback(
                 let args = json_text(args);
                 let buffers = views(attachments);
                 // SAFETY: as in event_callback.
-                unsafe {
-                    cb(
-                        user_data.0,
-                        std::ptr::null(),
-                        args.as_ptr(),
-                        buffers.as_ptr(),
-                        buffers.len(),
-                    )
-                }
+                unsafe { cb(user_data.0, std::ptr::null(), args.as_ptr(), buffers.as_ptr(), buffers.len()) }
             }
             AckOutcome::Failed(error) => {
                 let error = to_cstring(error);
@@ -256,14 +229,7 @@ unsafe fn emit(
         // SAFETY: forwarded from the caller.
         let attachments = unsafe { copy_buffers(buffers, buffer_count) }?;
         let timeout = (timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms)));
-        entry.socket.emit(EmitRequest {
-            name,
-            args,
-            attachments,
-            volatile,
-            ack,
-            timeout,
-        })
+        entry.socket.emit(EmitRequest { name, args, attachments, volatile, ack, timeout })
     })
 }
 
@@ -312,18 +278,7 @@ pub unsafe extern "C" fn realtime_emit_with_ack(
         return super::fail(&Error::InvalidArgument("cb is NULL".to_owned()));
     };
     // SAFETY: forwarded from the caller.
-    unsafe {
-        emit(
-            client,
-            event,
-            args_json,
-            std::ptr::null(),
-            0,
-            false,
-            timeout_ms,
-            Some(ack_callback(cb, user_data)),
-        )
-    }
+    unsafe { emit(client, event, args_json, std::ptr::null(), 0, false, timeout_ms, Some(ack_callback(cb, user_data))) }
 }
 
 /// Emits with binary arguments, sent as binary frames (no base64): `args_json` refers to
@@ -401,9 +356,7 @@ pub unsafe extern "C" fn realtime_new_namespace(
         // SAFETY: forwarded from the caller.
         let options = unsafe { optional_str(options_json, "options_json") }?;
         let dispatcher = Dispatcher::new();
-        let socket = parent
-            .socket
-            .namespace(nsp, options, Arc::clone(&dispatcher) as Arc<dyn EventSink>)?;
+        let socket = parent.socket.namespace(nsp, options, Arc::clone(&dispatcher) as Arc<dyn EventSink>)?;
         Ok(register(ClientEntry { socket, dispatcher }))
     })
 }

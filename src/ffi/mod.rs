@@ -74,9 +74,7 @@ pub(crate) unsafe fn required_str<'a>(ptr: *const c_char, name: &str) -> Result<
         return Err(Error::InvalidArgument(format!("{name} is NULL")));
     }
     // SAFETY: non-NULL, and the caller promises a NUL-terminated string valid for the call.
-    unsafe { CStr::from_ptr(ptr) }
-        .to_str()
-        .map_err(|_| Error::InvalidArgument(format!("{name} is not valid UTF-8")))
+    unsafe { CStr::from_ptr(ptr) }.to_str().map_err(|_| Error::InvalidArgument(format!("{name} is not valid UTF-8")))
 }
 
 /// Borrows an optional C string argument (NULL → `None`).

@@ -17,17 +17,8 @@ pub struct ReconnectBackoff {
 impl ReconnectBackoff {
     /// `jitter` is clamped to [0, 1].
     pub fn new(min_ms: u64, max_ms: u64, jitter: f64) -> Self {
-        let jitter = if jitter.is_finite() {
-            jitter.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        Self {
-            min_ms,
-            max_ms,
-            jitter,
-            attempts: 0,
-        }
+        let jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 };
+        Self { min_ms, max_ms, jitter, attempts: 0 }
     }
 
     /// Attempts counted since the last reset.
@@ -49,11 +40,7 @@ impl ReconnectBackoff {
 
 /// The pure formula: the delay in ms before attempt number `attempt` (counted from 0).
 pub fn delay_ms(min_ms: u64, max_ms: u64, jitter: f64, attempt: u32, random: f64) -> u64 {
-    let random = if random.is_finite() {
-        random.clamp(0.0, 1.0 - f64::EPSILON)
-    } else {
-        0.0
-    };
+    let random = if random.is_finite() { random.clamp(0.0, 1.0 - f64::EPSILON) } else { 0.0 };
     // 2^64 · u64::MAX is still finite in f64, so nothing below can become infinite or NaN.
     let mut delay = min_ms as f64 * 2f64.powi(attempt.min(64) as i32);
     if jitter > 0.0 {

@@ -70,19 +70,14 @@ impl Handshake {
         let bad = |what: &str| ProtocolError::BadHandshake(what.to_owned());
         let value: Value = serde_json::from_str(data).map_err(|e| bad(&e.to_string()))?;
         let obj = value.as_object().ok_or_else(|| bad("not a JSON object"))?;
-        let sid = obj
-            .get("sid")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("missing sid"))?;
+        let sid = obj.get("sid").and_then(Value::as_str).ok_or_else(|| bad("missing sid"))?;
         if sid.is_empty() {
             return Err(bad("empty sid"));
         }
         let number = |key: &str, default: u64| -> Result<u64, ProtocolError> {
             match obj.get(key) {
                 None | Some(Value::Null) => Ok(default),
-                Some(v) => v
-                    .as_u64()
-                    .ok_or_else(|| bad(&format!("{key} is not a non-negative integer"))),
+                Some(v) => v.as_u64().ok_or_else(|| bad(&format!("{key} is not a non-negative integer"))),
             }
         };
         let upgrades = match obj.get("upgrades") {
@@ -121,14 +116,9 @@ mod tests {
             r#"0{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":[],"pingInterval":300,"pingTimeout":200,"maxPayload":1000000}"#,
         )
         .unwrap();
-        let EnginePacket::Open(h) = p else {
-            panic!("not open: {p:?}")
-        };
+        let EnginePacket::Open(h) = p else { panic!("not open: {p:?}") };
         assert_eq!(h.sid, "lv_VI97HAXpY6yYWAAAC");
-        assert_eq!(
-            (h.ping_interval_ms, h.ping_timeout_ms, h.max_payload),
-            (300, 200, 1_000_000)
-        );
+        assert_eq!((h.ping_interval_ms, h.ping_timeout_ms, h.max_payload), (300, 200, 1_000_000));
         let round = EnginePacket::decode_text(&EnginePacket::Open(h.clone()).encode_text().unwrap()).unwrap();
         assert_eq!(round, EnginePacket::Open(h));
     }
@@ -136,24 +126,12 @@ mod tests {
     #[test]
     fn decodes_every_type() {
         assert_eq!(EnginePacket::decode_text("1").unwrap(), EnginePacket::Close);
-        assert_eq!(
-            EnginePacket::decode_text("2").unwrap(),
-            EnginePacket::Ping(String::new())
-        );
-        assert_eq!(
-            EnginePacket::decode_text("3probe").unwrap(),
-            EnginePacket::Pong("probe".into())
-        );
-        assert_eq!(
-            EnginePacket::decode_text("42[\"a\"]").unwrap(),
-            EnginePacket::Message("2[\"a\"]".into())
-        );
+        assert_eq!(EnginePacket::decode_text("2").unwrap(), EnginePacket::Ping(String::new()));
+        assert_eq!(EnginePacket::decode_text("3probe").unwrap(), EnginePacket::Pong("probe".into()));
+        assert_eq!(EnginePacket::decode_text("42[\"a\"]").unwrap(), EnginePacket::Message("2[\"a\"]".into()));
         assert_eq!(EnginePacket::decode_text("5").unwrap(), EnginePacket::Upgrade);
         assert_eq!(EnginePacket::decode_text("6").unwrap(), EnginePacket::Noop);
-        assert_eq!(
-            EnginePacket::decode_binary(vec![1, 2]),
-            EnginePacket::BinaryMessage(vec![1, 2])
-        );
+        assert_eq!(EnginePacket::decode_binary(vec![1, 2]), EnginePacket::BinaryMessage(vec![1, 2]));
         assert_eq!(EnginePacket::Pong(String::new()).encode_text().unwrap(), "3");
         assert_eq!(EnginePacket::Message("0".into()).encode_text().unwrap(), "40");
         assert_eq!(EnginePacket::BinaryMessage(vec![]).encode_text(), None);
@@ -162,14 +140,8 @@ mod tests {
     #[test]
     fn malformed_packets_are_errors() {
         assert_eq!(EnginePacket::decode_text(""), Err(ProtocolError::Empty));
-        assert_eq!(
-            EnginePacket::decode_text("7"),
-            Err(ProtocolError::UnknownEngineType('7'))
-        );
-        assert_eq!(
-            EnginePacket::decode_text("é"),
-            Err(ProtocolError::UnknownEngineType('é'))
-        );
+        assert_eq!(EnginePacket::decode_text("7"), Err(ProtocolError::UnknownEngineType('7')));
+        assert_eq!(EnginePacket::decode_text("é"), Err(ProtocolError::UnknownEngineType('é')));
         for bad in [
             "0",
             "0{",
@@ -181,10 +153,7 @@ mod tests {
             r#"0{"sid":"a","pingTimeout":"x"}"#,
             r#"0{"sid":"a","upgrades":"ws"}"#,
         ] {
-            assert!(
-                matches!(EnginePacket::decode_text(bad), Err(ProtocolError::BadHandshake(_))),
-                "{bad}"
-            );
+            assert!(matches!(EnginePacket::decode_text(bad), Err(ProtocolError::BadHandshake(_))), "{bad}");
         }
     }
 }

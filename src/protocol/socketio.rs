@@ -11,14 +11,8 @@ use serde_json::Value;
 pub const MAX_ATTACHMENTS: usize = 10;
 
 /// Event names the protocol reserves: a server must not send them and a client must not emit them.
-pub const RESERVED_EVENTS: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
+pub const RESERVED_EVENTS: [&str; 6] =
+    ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
 
 /// Whether `name` is one of [`RESERVED_EVENTS`].
 pub fn is_reserved_event(name: &str) -> bool {
@@ -68,13 +62,7 @@ pub struct Packet {
 
 impl Packet {
     pub fn new(kind: PacketType, nsp: &str, data: Option<Value>) -> Self {
-        Self {
-            kind,
-            nsp: nsp.to_owned(),
-            id: None,
-            data,
-            attachments: Vec::new(),
-        }
+        Self { kind, nsp: nsp.to_owned(), id: None, data, attachments: Vec::new() }
     }
 
     /// CONNECT for `nsp`, with an optional payload object (auth, recovery fields).
@@ -88,34 +76,14 @@ impl Packet {
 
     /// EVENT (or BINARY_EVENT when there are attachments).
     pub fn event(nsp: &str, args: Vec<Value>, attachments: Vec<Vec<u8>>, id: Option<u64>) -> Self {
-        let kind = if attachments.is_empty() {
-            PacketType::Event
-        } else {
-            PacketType::BinaryEvent
-        };
-        Self {
-            kind,
-            nsp: nsp.to_owned(),
-            id,
-            data: Some(Value::Array(args)),
-            attachments,
-        }
+        let kind = if attachments.is_empty() { PacketType::Event } else { PacketType::BinaryEvent };
+        Self { kind, nsp: nsp.to_owned(), id, data: Some(Value::Array(args)), attachments }
     }
 
     /// ACK (or BINARY_ACK when there are attachments).
     pub fn ack(nsp: &str, id: u64, args: Vec<Value>, attachments: Vec<Vec<u8>>) -> Self {
-        let kind = if attachments.is_empty() {
-            PacketType::Ack
-        } else {
-            PacketType::BinaryAck
-        };
-        Self {
-            kind,
-            nsp: nsp.to_owned(),
-            id: Some(id),
-            data: Some(Value::Array(args)),
-            attachments,
-        }
+        let kind = if attachments.is_empty() { PacketType::Ack } else { PacketType::BinaryAck };
+        Self { kind, nsp: nsp.to_owned(), id: Some(id), data: Some(Value::Array(args)), attachments }
     }
 
     /// The text part of the packet (without the Engine.IO `4`); the attachments follow as binary frames.
@@ -168,11 +136,8 @@ impl Packet {
         }
 
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let id = if digits > 0 {
-            Some(rest[..digits].parse::<u64>().map_err(|_| ProtocolError::BadAckId)?)
-        } else {
-            None
-        };
+        let id =
+            if digits > 0 { Some(rest[..digits].parse::<u64>().map_err(|_| ProtocolError::BadAckId)?) } else { None };
         rest = &rest[digits..];
 
         let data = if rest.is_empty() {
@@ -181,13 +146,7 @@ impl Packet {
             Some(serde_json::from_str::<Value>(rest).map_err(|e| ProtocolError::BadJson(e.to_string()))?)
         };
         validate_payload(kind, data.as_ref())?;
-        let packet = Packet {
-            kind,
-            nsp,
-            id,
-            data,
-            attachments: Vec::new(),
-        };
+        let packet = Packet { kind, nsp, id, data, attachments: Vec::new() };
         Ok((packet, expected))
     }
 
@@ -315,15 +274,9 @@ mod tests {
     #[test]
     fn encodes_the_protocol_examples() {
         assert_eq!(Packet::connect("/", None).encode(), "0");
-        assert_eq!(
-            Packet::connect("/", Some(json!({"token":"123"}))).encode(),
-            r#"0{"token":"123"}"#
-        );
+        assert_eq!(Packet::connect("/", Some(json!({"token":"123"}))).encode(), r#"0{"token":"123"}"#);
         assert_eq!(Packet::connect("/admin", None).encode(), "0/admin,");
-        assert_eq!(
-            Packet::connect("/admin", Some(json!({"token":"abc"}))).encode(),
-            r#"0/admin,{"token":"abc"}"#
-        );
+        assert_eq!(Packet::connect("/admin", Some(json!({"token":"abc"}))).encode(), r#"0/admin,{"token":"abc"}"#);
         assert_eq!(Packet::disconnect("/admin").encode(), "1/admin,");
         assert_eq!(
             Packet::event("/", vec![json!("echo"), json!("a"), json!({"n":1.5})], vec![], None).encode(),
@@ -333,17 +286,10 @@ mod tests {
             Packet::event("/", vec![json!("echo"), json!("x"), Value::Null], vec![], Some(7)).encode(),
             r#"27["echo","x",null]"#
         );
-        assert_eq!(
-            Packet::ack("/admin", 13, vec![json!("bar")], vec![]).encode(),
-            r#"3/admin,13["bar"]"#
-        );
+        assert_eq!(Packet::ack("/admin", 13, vec![json!("bar")], vec![]).encode(), r#"3/admin,13["bar"]"#);
         let binary = Packet::event(
             "/admin",
-            vec![
-                json!("baz"),
-                json!({"_placeholder":true,"num":0}),
-                json!({"_placeholder":true,"num":1}),
-            ],
+            vec![json!("baz"), json!({"_placeholder":true,"num":0}), json!({"_placeholder":true,"num":1})],
             vec![vec![1], vec![2]],
             Some(789),
         );
@@ -360,17 +306,11 @@ mod tests {
     #[test]
     fn decodes_the_protocol_examples() {
         let p = decode(r#"0{"sid":"zX6Q"}"#);
-        assert_eq!(
-            (p.kind, p.nsp.as_str(), p.data),
-            (PacketType::Connect, "/", Some(json!({"sid":"zX6Q"})))
-        );
+        assert_eq!((p.kind, p.nsp.as_str(), p.data), (PacketType::Connect, "/", Some(json!({"sid":"zX6Q"}))));
         let p = decode("0/admin");
         assert_eq!((p.kind, p.nsp.as_str()), (PacketType::Connect, "/admin"));
         let p = decode("1/admin,");
-        assert_eq!(
-            (p.kind, p.nsp.as_str(), p.data),
-            (PacketType::Disconnect, "/admin", None)
-        );
+        assert_eq!((p.kind, p.nsp.as_str(), p.data), (PacketType::Disconnect, "/admin", None));
         let p = decode(r#"4/secure,{"message":"not authorized","data":{"hint":"send token"}}"#);
         assert_eq!(p.kind, PacketType::ConnectError);
         assert_eq!(p.nsp, "/secure");
@@ -385,22 +325,12 @@ mod tests {
         let p = decode(r#"2[42,"numeric name"]"#);
         assert_eq!(p.event_name_and_args().unwrap().0, "42");
         let (p, n) = Packet::decode(r#"52-/admin,789["baz",{"_placeholder":true,"num":0}]"#).unwrap();
-        assert_eq!(
-            (p.kind, p.nsp.as_str(), p.id, n),
-            (PacketType::BinaryEvent, "/admin", Some(789), 2)
-        );
+        assert_eq!((p.kind, p.nsp.as_str(), p.id, n), (PacketType::BinaryEvent, "/admin", Some(789), 2));
     }
 
     #[test]
     fn round_trips() {
-        for text in [
-            r#"2["a",{"b":[1,2,3]}]"#,
-            r#"2/x,5["a"]"#,
-            "1",
-            "0",
-            r#"3/n,0[]"#,
-            r#"4{"message":"m"}"#,
-        ] {
+        for text in [r#"2["a",{"b":[1,2,3]}]"#, r#"2/x,5["a"]"#, "1", "0", r#"3/n,0[]"#, r#"4{"message":"m"}"#] {
             let (p, _) = Packet::decode(text).unwrap();
             assert_eq!(p.encode(), text);
         }
@@ -467,10 +397,7 @@ mod tests {
         r.feed_text(r#"51-["a",{"_placeholder":true,"num":"0"}]"#).unwrap();
         assert_eq!(r.feed_binary(vec![1]), Err(ProtocolError::BadPlaceholder));
         let mut r = BinaryReassembler::new();
-        assert_eq!(
-            r.feed_text(r#"2["a",{"_placeholder":true,"num":0}]"#),
-            Err(ProtocolError::BadPlaceholder)
-        );
+        assert_eq!(r.feed_text(r#"2["a",{"_placeholder":true,"num":0}]"#), Err(ProtocolError::BadPlaceholder));
         r.reset();
         assert!(!r.is_pending());
     }

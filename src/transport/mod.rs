@@ -64,12 +64,8 @@ pub async fn connect(
     headers: &[(String, String)],
     tls: Option<&TlsConfig>,
 ) -> Result<WebSocket, TransportError> {
-    let host = url
-        .host_str()
-        .ok_or_else(|| TransportError::Io("URL has no host".to_owned()))?;
-    let port = url
-        .port_or_known_default()
-        .unwrap_or(if tls.is_some() { 443 } else { 80 });
+    let host = url.host_str().ok_or_else(|| TransportError::Io("URL has no host".to_owned()))?;
+    let port = url.port_or_known_default().unwrap_or(if tls.is_some() { 443 } else { 80 });
     // `host_str` keeps IPv6 brackets; the resolver wants them off.
     let bare_host = host.trim_start_matches('[').trim_end_matches(']');
     let tcp = TcpStream::connect((bare_host, port))
@@ -81,10 +77,7 @@ pub async fn connect(
         None => Box::new(tcp),
     };
 
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| TransportError::WebSocket(e.to_string()))?;
+    let mut request = url.as_str().into_client_request().map_err(|e| TransportError::WebSocket(e.to_string()))?;
     for (name, value) in headers {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|e| TransportError::WebSocket(format!("header {name:?}: {e}")))?;
@@ -94,9 +87,8 @@ pub async fn connect(
     }
     // tungstenite's default 128 KiB read buffer is zero-filled per connection: 8 KiB keeps a connected
     // client near 25 KiB instead of 150 KiB, with no measurable cost in latency.
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(MAX_INCOMING_MESSAGE))
-        .read_buffer_size(READ_BUFFER_SIZE);
+    let config =
+        WebSocketConfig::default().max_message_size(Some(MAX_INCOMING_MESSAGE)).read_buffer_size(READ_BUFFER_SIZE);
     match tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await {
         Ok((ws, _response)) => Ok(ws),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
