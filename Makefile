@@ -10,6 +10,7 @@
 #   make c-test-NAME    build and run a single C test, e.g. make c-test-connect
 #   make lint           cargo fmt --check and cargo clippy -D warnings
 #   make swift-test     the Swift package's XCTest suite against the test server (Swift via scripts/swift-env.sh)
+#   make kotlin-test    the Kotlin/JVM library's JUnit suite (Maven, JNI bridge) against the test server
 #   make demo           the lifecycle demo (examples/demo.c) against the bundled server
 #   make bench          connect latency, memory and threads per client; event throughput and ack round trips
 #   make header         regenerate include/realtime.h (commit it with the change)
@@ -47,7 +48,7 @@ LDLIBS_TEST := -lpthread -ldl -lm
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all build header header-check lint test cargo-test node-deps tls-certs c-tests c-tests-asan c-tests-valgrind \
-        c-tests-build c-tests-asan-build clean-tests swift-test demo bench install
+        c-tests-build c-tests-asan-build clean-tests swift-test kotlin-test demo bench install
 
 all: build
 
@@ -73,6 +74,7 @@ test:
 	$(MAKE) --no-print-directory c-tests
 	$(MAKE) --no-print-directory c-tests-asan
 	$(MAKE) --no-print-directory swift-test
+	$(MAKE) --no-print-directory kotlin-test
 
 header: build
 
@@ -86,6 +88,11 @@ lint:
 # Swift: `swift` on PATH, or a cached Debian trixie root (created on first use, about a minute).
 swift-test: build node-deps
 	node tests/server/with-server.js -- scripts/swift-env.sh run bindings/swift swift test --disable-swift-testing
+
+# Kotlin/JVM: Maven builds the JNI bridge (bindings/kotlin/build-jni.sh) and runs JUnit 5.
+# Dependencies come from Maven Central into ~/.m2 on the first run.
+kotlin-test: build node-deps
+	node tests/server/with-server.js -- mvn -B -f bindings/kotlin/pom.xml test
 
 # ---------------------------------------------------------------------------------------------------
 # Demo, benchmarks, install

@@ -260,9 +260,12 @@ realtime_client *realtime_new(const char *url,
 /**
  * Closes the client and releases it. NULL (or a handle freed already) is a no-op.
  *
- * Called outside a callback, it returns only when no callback of this client is running, and none
- * runs afterwards. Called from inside one of this client's callbacks, it returns at once; that
- * callback finishes and no other follows. It never waits on the network.
+ * Called outside any callback of this library, it returns only when no callback of this client is
+ * running, and none runs afterwards: the application may then release what its `user_data` points
+ * to. Called from inside a callback (of this client or of another one), it returns at once, because
+ * waiting there could deadlock (two clients freeing each other from their callbacks): no callback of
+ * this client starts afterwards, but one may still be finishing on another thread, so release its
+ * `user_data` only once that callback is known to be done. It never waits on the network.
  * Thread: any.
  */
 void realtime_free(realtime_client *client);
@@ -373,8 +376,9 @@ uint64_t realtime_on_reconnect_failed(realtime_client *client,
                                       void *user_data);
 
 /**
- * Removes the listener `listener_id`. Called outside a callback, returns only when that listener is
- * not running, and it never runs afterwards. Returns REALTIME_STATUS_UNKNOWN_LISTENER when no
+ * Removes the listener `listener_id`; it never starts again. Called outside any callback of this
+ * library, also waits until it is not running (inside a callback it returns at once, as
+ * realtime_free() does). Returns REALTIME_STATUS_UNKNOWN_LISTENER when no
  * listener of this client has that id, or an error status for a NULL/freed client. Thread: any.
  */
 realtime_status realtime_off(realtime_client *client, uint64_t listener_id);

@@ -386,17 +386,17 @@ impl ManagerTask {
                 slot.on_connect_reply(&data, connection, max_payload);
             }
             PacketType::ConnectError => {
-                let was_active = std::mem::take(&mut slot.active);
-                slot.on_disconnected();
-                let (message, data) = connect_error_parts(packet.data);
-                if was_active {
-                    slot.publish(|_| Some(Event::Error { message, data }));
+                if slot.active {
+                    let (message, data) = connect_error_parts(packet.data);
+                    slot.ended_by_server(Some(Event::Error { message, data }));
+                } else {
+                    slot.on_disconnected();
                 }
                 self.close_engine_if_unused();
             }
             PacketType::Disconnect => {
-                slot.active = false;
-                slot.lost_connection("io server disconnect");
+                let event = slot.connected.then(|| Event::Disconnect { reason: "io server disconnect".to_owned() });
+                slot.ended_by_server(event);
                 self.close_engine_if_unused();
             }
             PacketType::Event | PacketType::BinaryEvent => slot.on_event(packet),

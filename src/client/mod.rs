@@ -165,15 +165,21 @@ impl Socket {
     /// Connects (idempotent); re-enables reconnection after a close.
     pub fn open(&self) -> Result<()> {
         let key = self.key;
-        self.shared.next_generation(|_| None, |generation| self.manager.send(Command::Open { key, generation }))
+        self.shared.change(
+            |state| {
+                state.set_active(true);
+                None
+            },
+            |generation| self.manager.send(Command::Open { key, generation }),
+        )
     }
 
     /// Disconnects (idempotent). If connected, `io client disconnect` is published before this returns.
     pub fn close(&self) -> Result<()> {
         let key = self.key;
-        self.shared.next_generation(
+        self.shared.change(
             |state| {
-                if !state.is_connected() {
+                if !state.set_active(false) || !state.is_connected() {
                     return None;
                 }
                 state.set_disconnected();
@@ -321,7 +327,13 @@ impl Socket {
 impl Drop for Socket {
     fn drop(&mut self) {
         let key = self.key;
-        let _ = self.shared.next_generation(|_| None, |_| self.manager.send(Command::Detach { key }));
+        let _ = self.shared.change(
+            |state| {
+                state.end_generation();
+                None
+            },
+            |_| self.manager.send(Command::Detach { key }),
+        );
         self.manager.namespaces.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.nsp);
     }
 }

@@ -420,6 +420,24 @@ impl SocketSlot {
         self.on_disconnected();
     }
 
+    /// The server ended the socket (DISCONNECT or CONNECT_ERROR): inactive until the application opens
+    /// it again. `event` is published in the same step, so a callback that reopens sees it closed.
+    pub fn ended_by_server(&mut self, event: Option<Event>) {
+        self.active = false;
+        let was_connected = self.connected;
+        self.publish(|state| {
+            if was_connected {
+                state.set_disconnected();
+            }
+            state.set_active(false);
+            event
+        });
+        // `set_active(false)` started a new generation (unless a close of the application's did
+        // already); the task follows, so its later events for this socket still publish.
+        self.generation += 1;
+        self.on_disconnected();
+    }
+
     /// The socket stopped being connected (any reason): fail the acks of packets already sent.
     pub fn on_disconnected(&mut self) {
         self.connected = false;

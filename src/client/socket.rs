@@ -8,11 +8,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// What the application's calls read and check synchronously.
 #[derive(Debug)]
 pub struct SocketState {
+    /// The application wants the socket connected (its last open/close), or the server ended it.
+    active: bool,
     connected: bool,
     id: Option<String>,
     recovered: bool,
-    /// Bumped by every open/close call; the manager task publishes only under the current one, so
-    /// nothing from before a `close` can surface after it.
+    /// Bumped by every change between closed and open; the manager task publishes only under the
+    /// current one, so nothing from before a `close` can surface after it. A redundant `open` keeps it.
     generation: u64,
     /// Emits waiting in the send buffer or the retry queue.
     buffered: usize,
@@ -26,6 +28,7 @@ pub struct SocketState {
 impl Default for SocketState {
     fn default() -> Self {
         Self {
+            active: false,
             connected: false,
             id: None,
             recovered: false,
@@ -44,6 +47,7 @@ impl SocketState {
     }
 
     pub fn set_connected(&mut self, id: String, recovered: bool) {
+        self.active = true;
         self.connected = true;
         self.id = Some(id);
         self.recovered = recovered;
@@ -54,6 +58,22 @@ impl SocketState {
         self.connected = false;
         self.id = None;
         self.server_acks.clear();
+    }
+
+    /// The application opened (true) or closed (false) the socket, or the server ended it (false).
+    /// Returns whether that changed anything; a change starts a new generation.
+    pub fn set_active(&mut self, active: bool) -> bool {
+        if self.active == active {
+            return false;
+        }
+        self.active = active;
+        self.generation += 1;
+        true
+    }
+
+    /// A new generation without a state change: nothing published before it surfaces any more.
+    pub fn end_generation(&mut self) {
+        self.generation += 1;
     }
 
     pub fn set_max_payload(&mut self, max_payload: u64) {
@@ -127,17 +147,17 @@ impl SocketShared {
         self.sink.deliver(event);
     }
 
-    /// Starts a new generation (an open or close call): `update` may change the state and return an
-    /// event (the `io client disconnect` of a close); `send` hands the task its command. All under one
-    /// lock, command before event, so whatever a callback does about the event reaches the task after
-    /// the command that caused it.
-    pub fn next_generation<E>(
+    /// An application call that changes the socket (open, close): `update` changes the state (and the
+    /// generation, through `set_active`) and may return an event (the `io client disconnect` of a
+    /// close); `send` hands the task its command with the resulting generation. All under one lock,
+    /// command before event, so whatever a callback does about the event reaches the task after the
+    /// command that caused it.
+    pub fn change<E>(
         &self,
         update: impl FnOnce(&mut SocketState) -> Option<Event>,
         send: impl FnOnce(u64) -> Result<(), E>,
     ) -> Result<(), E> {
         let mut state = self.lock();
-        state.generation += 1;
         let event = update(&mut state);
         send(state.generation)?;
         if let Some(event) = event {

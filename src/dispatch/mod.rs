@@ -146,6 +146,11 @@ impl Dispatcher {
         id
     }
 
+    /// Whether [`Dispatcher::close`] ran (the client was freed).
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
     /// Removes every catch-all listener; returns how many there were.
     pub fn remove_any_listeners(&self) -> usize {
         let ids: Vec<u64> = self.lock().listeners.iter().filter(|l| l.kind == EventKind::Any).map(|l| l.id).collect();

@@ -78,9 +78,12 @@ pub unsafe extern "C" fn realtime_new(url: *const c_char, options_json: *const c
 
 /// Closes the client and releases it. NULL (or a handle freed already) is a no-op.
 ///
-/// Called outside a callback, it returns only when no callback of this client is running, and none
-/// runs afterwards. Called from inside one of this client's callbacks, it returns at once; that
-/// callback finishes and no other follows. It never waits on the network.
+/// Called outside any callback of this library, it returns only when no callback of this client is
+/// running, and none runs afterwards: the application may then release what its `user_data` points
+/// to. Called from inside a callback (of this client or of another one), it returns at once, because
+/// waiting there could deadlock (two clients freeing each other from their callbacks): no callback of
+/// this client starts afterwards, but one may still be finishing on another thread, so release its
+/// `user_data` only once that callback is known to be done. It never waits on the network.
 /// Thread: any.
 #[no_mangle]
 pub extern "C" fn realtime_free(client: *mut realtime_client) {
@@ -310,8 +313,9 @@ pub extern "C" fn realtime_on_reconnect_failed(
     register_callback(client, EventKind::ReconnectFailed, false, cb, user_data, |cb, ud, _| unsafe { cb(ud) })
 }
 
-/// Removes the listener `listener_id`. Called outside a callback, returns only when that listener is
-/// not running, and it never runs afterwards. Returns REALTIME_STATUS_UNKNOWN_LISTENER when no
+/// Removes the listener `listener_id`; it never starts again. Called outside any callback of this
+/// library, also waits until it is not running (inside a callback it returns at once, as
+/// realtime_free() does). Returns REALTIME_STATUS_UNKNOWN_LISTENER when no
 /// listener of this client has that id, or an error status for a NULL/freed client. Thread: any.
 #[no_mangle]
 pub extern "C" fn realtime_off(client: *mut realtime_client, listener_id: u64) -> realtime_status {
@@ -319,6 +323,9 @@ pub extern "C" fn realtime_off(client: *mut realtime_client, listener_id: u64) -
         let entry = lookup(client)?;
         if entry.dispatcher.remove_listener(listener_id) {
             Ok(())
+        } else if entry.dispatcher.is_closed() {
+            // Freed by another thread while this call was under way.
+            Err(Error::InvalidHandle)
         } else {
             Err(Error::UnknownListener(listener_id))
         }

@@ -152,45 +152,55 @@ impl ServerCertVerifier for PinningVerifier {
     }
 }
 
-/// One DER element: (tag, the whole element, its contents, what follows).
-fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (length, rest) = if first < 0x80 {
-        (usize::from(first), rest)
+/// One DER element.
+struct DerElement<'a> {
+    tag: u8,
+    /// Header and contents.
+    whole: &'a [u8],
+    contents: &'a [u8],
+    /// What follows the element.
+    rest: &'a [u8],
+}
+
+fn der_element(input: &[u8]) -> Option<DerElement<'_>> {
+    let (&tag, after_tag) = input.split_first()?;
+    let (&first, after_length) = after_tag.split_first()?;
+    let (length, body) = if first < 0x80 {
+        (usize::from(first), after_length)
     } else {
         let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 || rest.len() < count {
+        if count == 0 || count > 4 || after_length.len() < count {
             return None;
         }
-        let length = rest[..count].iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        (length, &rest[count..])
+        let length = after_length[..count].iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        (length, &after_length[count..])
     };
-    if rest.len() < length {
+    if body.len() < length {
         return None;
     }
-    let header = input.len() - rest.len();
-    Some((tag, &input[..header + length], &rest[..length], &rest[length..]))
+    let header = input.len() - body.len();
+    Some(DerElement { tag, whole: &input[..header + length], contents: &body[..length], rest: &body[length..] })
 }
+
+const DER_SEQUENCE: u8 = 0x30;
 
 /// The DER SubjectPublicKeyInfo of an X.509 certificate: the 7th field of tbsCertificate when the
 /// version is present ([0] version, serial, signature, issuer, validity, subject, SPKI), else the 6th.
 pub(crate) fn subject_public_key_info(cert: &[u8]) -> Option<&[u8]> {
-    const SEQUENCE: u8 = 0x30;
-    let (SEQUENCE, _, certificate, _) = der_element(cert)? else { return None };
-    let (SEQUENCE, _, mut fields, _) = der_element(certificate)? else { return None };
+    let certificate = der_element(cert).filter(|e| e.tag == DER_SEQUENCE)?;
+    let tbs = der_element(certificate.contents).filter(|e| e.tag == DER_SEQUENCE)?;
+    let mut fields = tbs.contents;
     let mut index = 0;
     loop {
-        let (tag, whole, _, rest) = der_element(fields)?;
-        if index == 0 && tag == 0xa0 {
-            fields = rest;
+        let element = der_element(fields)?;
+        fields = element.rest;
+        if index == 0 && element.tag == 0xa0 {
             continue;
         }
         if index == 5 {
-            return (tag == SEQUENCE).then_some(whole);
+            return (element.tag == DER_SEQUENCE).then_some(element.whole);
         }
         index += 1;
-        fields = rest;
     }
 }
 

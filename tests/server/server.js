@@ -243,6 +243,12 @@ const EVENT_HANDLERS = {
     });
   },
 
+  // "test:drop": close this socket's transport (no DISCONNECT packet), leaving its ack request unanswered:
+  // the client sees "transport close" with the ack pending on the wire.
+  "test:drop"(socket) {
+    socket.conn.close();
+  },
+
   // ---- Agnost channels (client -> server vocabulary)
   // message {channel?, eventName, message}: to the channel's members (or everyone), as <eventName>
   // {channel|null, message: {id: sender, data: message}}; the sender gets it only with echoMessages.

@@ -1,0 +1,126 @@
+package dev.realtime
+
+import java.io.File
+import java.nio.file.Files
+import java.nio.file.StandardCopyOption
+
+/**
+ * The JNI surface of `librealtime_jni.so` (src/main/c/realtime_jni.c). Strings cross as UTF-8 byte
+ * arrays; client handles as Long (librealtime handles are never reused, and a freed one is reported as
+ * INVALID_HANDLE, so a call racing with close is safe).
+ *
+ * Loading, in this order:
+ *  1. the system property `realtime.jni.lib`: an absolute path to librealtime_jni.so (System.load);
+ *  2. the copy bundled in the jar (dev/realtime/native/linux-x86_64/librealtime_jni.so), extracted to a
+ *     temporary file;
+ *  3. System.loadLibrary("realtime_jni") (java.library.path).
+ */
+internal object Native {
+    const val RESOURCE = "/dev/realtime/native/linux-x86_64/librealtime_jni.so"
+
+    init {
+        load()
+    }
+
+    private fun load() {
+        val explicit = System.getProperty("realtime.jni.lib")
+        if (!explicit.isNullOrEmpty()) {
+            System.load(File(explicit).absolutePath)
+            return
+        }
+        val bundled = Native::class.java.getResourceAsStream(RESOURCE)
+        if (bundled != null) {
+            val tmp = Files.createTempFile("librealtime_jni", ".so")
+            try {
+                bundled.use { Files.copy(it, tmp, StandardCopyOption.REPLACE_EXISTING) }
+                System.load(tmp.toAbsolutePath().toString())
+            } finally {
+                // Mapped already; the file is not needed any more on Linux.
+                Files.deleteIfExists(tmp)
+            }
+            return
+        }
+        System.loadLibrary("realtime_jni")
+    }
+
+    fun utf8(s: String): ByteArray {
+        require(s.indexOf('\u0000') < 0) { "strings passed to realtime cannot contain NUL characters" }
+        return s.toByteArray(Charsets.UTF_8)
+    }
+
+    fun utf8OrNull(s: String?): ByteArray? = s?.let { utf8(it) }
+    fun str(b: ByteArray): String = String(b, Charsets.UTF_8)
+    fun strOrNull(b: ByteArray?): String? = b?.let { String(it, Charsets.UTF_8) }
+
+    /** This thread's last librealtime failure message (call right after the failing call). */
+    fun lastError(): String = str(nLastError())
+
+    /** This thread's last failure as an exception (status from realtime_last_error_status()). */
+    fun lastFailure(): RealtimeException {
+        val status = nLastErrorStatus()
+        return RealtimeException(if (status == Status.OK) Status.INTERNAL else status, lastError())
+    }
+
+    @JvmStatic external fun nVersion(): ByteArray
+    @JvmStatic external fun nLastError(): ByteArray
+    @JvmStatic external fun nLastErrorStatus(): Int
+    @JvmStatic external fun nStatusStr(status: Int): ByteArray
+
+    @JvmStatic external fun nNew(url: ByteArray, options: ByteArray?): Long
+    @JvmStatic external fun nNewNamespace(handle: Long, nsp: ByteArray, options: ByteArray?): Long
+    @JvmStatic external fun nFree(handle: Long)
+    @JvmStatic external fun nOpen(handle: Long): Int
+    @JvmStatic external fun nClose(handle: Long): Int
+    @JvmStatic external fun nReconnectNow(handle: Long): Int
+    @JvmStatic external fun nIsConnected(handle: Long): Boolean
+    @JvmStatic external fun nIsRecovered(handle: Long): Boolean
+    @JvmStatic external fun nSocketId(handle: Long): ByteArray?
+
+    /** Holds [listener] by a JNI global reference; returns its token (> 0). */
+    @JvmStatic external fun nRegister(listener: NativeCallback): Long
+    /** Deletes the global reference of [token]; no-op when gone already. */
+    @JvmStatic external fun nUnregister(token: Long)
+    /** Test hooks: live tokens (global references) and live native clients of this process. */
+    @JvmStatic external fun nLiveTokens(): Long
+    @JvmStatic external fun nLiveClients(): Long
+
+    /** kind: 0 connect, 1 disconnect, 2 error, 3 reconnect attempt, 4 reconnect, 5 reconnect failed. */
+    @JvmStatic external fun nOnLifecycle(handle: Long, kind: Int, token: Long): Long
+    /** mode: 0 on, 1 once, 2 any (event ignored). */
+    @JvmStatic external fun nOn(handle: Long, event: ByteArray?, token: Long, mode: Int): Long
+    @JvmStatic external fun nOff(handle: Long, listenerId: Long): Int
+    @JvmStatic external fun nOffAny(handle: Long): Int
+
+    @JvmStatic external fun nEmit(handle: Long, event: ByteArray, args: ByteArray?, isVolatile: Boolean): Int
+    /** buffers null: emit_with_ack (token required); otherwise emit_binary (token 0: no ack). */
+    @JvmStatic external fun nEmitAck(
+        handle: Long, event: ByteArray, args: ByteArray?, buffers: Array<ByteArray>?, timeoutMs: Int, token: Long,
+    ): Int
+    @JvmStatic external fun nAck(handle: Long, ackId: Long, args: ByteArray?, buffers: Array<ByteArray>?): Int
+
+    /** op: 0 join(channel), 1 leave(channel), 2 updateProfile(dataJson). */
+    @JvmStatic external fun nChannelOp(handle: Long, op: Int, arg: ByteArray): Int
+    @JvmStatic external fun nSend(
+        handle: Long, channel: ByteArray?, eventName: ByteArray, message: ByteArray, isBroadcast: Boolean,
+    ): Int
+    @JvmStatic external fun nGetMembers(handle: Long, channel: ByteArray, token: Long): Int
+    /** kind: 0 join, 1 leave, 2 update. */
+    @JvmStatic external fun nOnChannel(handle: Long, kind: Int, token: Long): Long
+    @JvmStatic external fun nOnMessage(handle: Long, eventName: ByteArray, token: Long): Long
+}
+
+/**
+ * What the JNI callbacks call (method ids are looked up once in JNI_OnLoad). Each listener overrides the
+ * method of its kind. Runs on a librealtime callback thread: implementations hand the work to the
+ * application's Executor and never throw.
+ */
+internal abstract class NativeCallback {
+    open fun onVoid() {}
+    open fun onText(text: ByteArray) {}
+    open fun onText2(first: ByteArray, second: ByteArray) {}
+    open fun onCount(n: Int) {}
+    open fun onEvent(name: ByteArray, args: ByteArray, buffers: Array<ByteArray>, ackId: Long) {}
+    open fun onAck(error: ByteArray?, args: ByteArray?, buffers: Array<ByteArray>) {}
+    open fun onMembers(error: ByteArray?, members: ByteArray?) {}
+    open fun onChannel(channel: ByteArray?, memberId: ByteArray?, data: ByteArray) {}
+}

@@ -1,0 +1,376 @@
+package dev.realtime
+
+import java.lang.ref.Cleaner
+import java.util.concurrent.CompletableFuture
+import java.util.concurrent.Executor
+import java.util.concurrent.Executors
+import kotlin.coroutines.resume
+import kotlin.coroutines.resumeWithException
+import kotlinx.coroutines.channels.BufferOverflow
+import kotlinx.coroutines.flow.MutableSharedFlow
+import kotlinx.coroutines.flow.SharedFlow
+import kotlinx.coroutines.flow.asSharedFlow
+import kotlinx.coroutines.suspendCancellableCoroutine
+
+/**
+ * A Socket.IO v5 client (one namespace and the connection it runs on), backed by librealtime.
+ *
+ * - [url]: `http://`, `https://`, `ws://` or `wss://`; its path is the namespace (`https://host/admin`).
+ * - [options]: JSON object text of socket.io-client options (`{"auth":{"token":"abc"}}`), or a Map (see
+ *   the other constructor). Unless `"autoConnect": false`, it starts connecting at once.
+ * - [executor]: where every listener runs. The default is one shared single-thread daemon executor, so a
+ *   client's listeners run one at a time, in event order. With your own multi-threaded executor the order
+ *   between events is not kept.
+ *
+ * Every method may be called from any thread, including from inside a listener. After [close], every
+ * method throws IllegalStateException (except [close] itself, which is idempotent, and [isClosed]).
+ * Construction failure (bad URL, unknown option, ...) throws [RealtimeException].
+ */
+class RealtimeClient private constructor(
+    private val state: ClientState,
+    private val executor: Executor,
+) : AutoCloseable {
+
+    @JvmOverloads
+    constructor(url: String, options: String? = null, executor: Executor = defaultExecutor) :
+        this(ClientState(create(url, options)), executor)
+
+    @JvmOverloads
+    constructor(url: String, options: Map<String, Any?>, executor: Executor = defaultExecutor) :
+        this(url, Json.encode(options), executor)
+
+    // The safety net: frees the native client if the application drops this object without close().
+    private val cleanable: Cleaner.Cleanable = CLEANER.register(this, state)
+
+    private val lifecycleSink = MutableSharedFlow<LifecycleEvent>(
+        extraBufferCapacity = 4096,
+        onBufferOverflow = BufferOverflow.DROP_OLDEST,
+    )
+
+    init {
+        try {
+            registerLifecycle(state, lifecycleSink)
+        } catch (t: Throwable) {
+            close()
+            throw t
+        }
+    }
+
+    // ---- connection ----
+
+    /** Connects (idempotent); re-enables reconnection after [disconnect]. Result: onConnect or onError. */
+    fun open() {
+        state.checkOpen()
+        state.check(Native.nOpen(state.handle))
+    }
+
+    /** Disconnects (realtime_close): "io client disconnect"; no reconnection until [open]. Reopenable. */
+    fun disconnect() {
+        state.checkOpen()
+        state.check(Native.nClose(state.handle))
+    }
+
+    /**
+     * Ends the client's lifetime (realtime_free): disconnects, removes every listener, fails pending acks
+     * with IllegalStateException, deletes the JNI references. No listener of this client starts afterwards
+     * (events still queued on the executor are dropped; one already running finishes). Safe from inside a
+     * listener, whatever the executor. Idempotent.
+     */
+    override fun close() = cleanable.clean()
+
+    /**
+     * The network changed or the app came back to the foreground: drop the connection ("transport close")
+     * and connect again at once, skipping the backoff (realtime_reconnect_now). Shared by every namespace
+     * on the connection.
+     */
+    fun reconnectNow() {
+        state.checkOpen()
+        state.check(Native.nReconnectNow(state.handle))
+    }
+
+    val isClosed: Boolean get() = state.isClosed
+
+    /** Whether the namespace is joined now. */
+    val isConnected: Boolean
+        get() {
+            state.checkOpen()
+            return Native.nIsConnected(state.handle)
+        }
+
+    /** The server's `socket.id` of this connection, or null when not connected. */
+    val socketId: String?
+        get() {
+            state.checkOpen()
+            return Native.strOrNull(Native.nSocketId(state.handle))
+        }
+
+    /** Whether this connection recovered the previous session (connection state recovery). */
+    val isRecovered: Boolean
+        get() {
+            state.checkOpen()
+            return Native.nIsRecovered(state.handle)
+        }
+
+    /**
+     * Opens namespace [nsp] (e.g. "/admin") on this client's connection (socket.io-client's
+     * `manager.socket(nsp)`): its own id, listeners and lifecycle; [options] may hold socket options only.
+     * Close it on its own.
+     */
+    @JvmOverloads
+    fun namespace(nsp: String, options: String? = null, executor: Executor = this.executor): RealtimeClient {
+        state.checkOpen()
+        val handle = Native.nNewNamespace(state.handle, Native.utf8(nsp), Native.utf8OrNull(options))
+        if (handle == 0L) {
+            val failure = Native.lastFailure()
+            if (state.isClosed) throw state.closedError()
+            throw failure
+        }
+        return RealtimeClient(ClientState(handle), executor)
+    }
+
+    // ---- lifecycle listeners: each returns a listener id for off() ----
+
+    fun onConnect(listener: () -> Unit): Long =
+        state.addListener(VoidListener(executor, state, listener)) { h, t -> Native.nOnLifecycle(h, 0, t) }
+
+    /** [listener] gets socket.io-client's reason ("transport close", "io client disconnect", ...). */
+    fun onDisconnect(listener: (reason: String) -> Unit): Long =
+        state.addListener(TextListener(executor, state, listener)) { h, t -> Native.nOnLifecycle(h, 1, t) }
+
+    /** A failed connection attempt, or a refusal: the server's message and its `data` as JSON ("null"). */
+    fun onError(listener: (message: String, dataJson: String) -> Unit): Long =
+        state.addListener(ErrorListener(executor, state, listener)) { h, t -> Native.nOnLifecycle(h, 2, t) }
+
+    fun onReconnectAttempt(listener: (attempt: Int) -> Unit): Long =
+        state.addListener(CountListener(executor, state, listener)) { h, t -> Native.nOnLifecycle(h, 3, t) }
+
+    fun onReconnect(listener: (attempts: Int) -> Unit): Long =
+        state.addListener(CountListener(executor, state, listener)) { h, t -> Native.nOnLifecycle(h, 4, t) }
+
+    fun onReconnectFailed(listener: () -> Unit): Long =
+        state.addListener(VoidListener(executor, state, listener)) { h, t -> Native.nOnLifecycle(h, 5, t) }
+
+    /** Removes a listener (any kind). Throws RealtimeException(UNKNOWN_LISTENER) for an unknown id. */
+    fun off(listenerId: Long) = state.off(listenerId)
+
+    /**
+     * The lifecycle as a hot [SharedFlow] (no replay): Connect, Disconnect(reason), Error(message, data),
+     * ReconnectAttempt(n), Reconnect(n), ReconnectFailed. Emitted straight from the library's callback
+     * thread (not through the executor): the collector's coroutine context decides where they run. A
+     * collector more than 4096 events behind loses the oldest. Use `onSubscription { }` to know when a
+     * collector is subscribed. Completes never; cancel the collection (it ends nothing on the client).
+     */
+    val lifecycle: SharedFlow<LifecycleEvent> = lifecycleSink.asSharedFlow()
+
+    // ---- events ----
+
+    /** Listens for server events named [event]. */
+    fun on(event: String, listener: (RealtimeEvent) -> Unit): Long {
+        val name = Native.utf8(event)
+        return state.addListener(EventListener(executor, state, false, listener)) { h, t -> Native.nOn(h, name, t, 0) }
+    }
+
+    /** Like [on], for the next such event only. */
+    fun once(event: String, listener: (RealtimeEvent) -> Unit): Long {
+        val name = Native.utf8(event)
+        return state.addListener(EventListener(executor, state, true, listener)) { h, t -> Native.nOn(h, name, t, 1) }
+    }
+
+    /** Listens for every server event (runs before the named listeners). */
+    fun onAny(listener: (RealtimeEvent) -> Unit): Long =
+        state.addListener(EventListener(executor, state, false, listener), any = true) { h, t -> Native.nOn(h, null, t, 2) }
+
+    /** Removes every [onAny] listener. */
+    fun offAny() {
+        state.checkOpen()
+        for (id in state.anyListenerIds()) runCatching { state.off(id) }.onFailure { if (it is IllegalStateException) throw it }
+    }
+
+    /**
+     * Emits [event] with [argsJson] (a JSON array, e.g. `["hi", {"n": 1}]`, or use [Json.array]).
+     * Buffered while offline (up to maxBufferedEmits). Throws RealtimeException: RESERVED_EVENT,
+     * BUFFER_FULL, PAYLOAD_TOO_LARGE, INVALID_ARGUMENT (bad JSON).
+     */
+    @JvmOverloads
+    fun emit(event: String, argsJson: String = "[]") {
+        state.checkOpen()
+        state.check(Native.nEmit(state.handle, Native.utf8(event), Native.utf8(argsJson), false))
+    }
+
+    /** Like [emit], but dropped when not connected. */
+    @JvmOverloads
+    fun emitVolatile(event: String, argsJson: String = "[]") {
+        state.checkOpen()
+        state.check(Native.nEmit(state.handle, Native.utf8(event), Native.utf8(argsJson), true))
+    }
+
+    /**
+     * Emits binary arguments as binary frames: `{"_placeholder":true,"num":i}` in [argsJson] stands for
+     * [buffers]`[i]` (at most 10).
+     */
+    fun emitBinary(event: String, argsJson: String, buffers: List<ByteArray>) {
+        state.checkOpen()
+        state.check(
+            Native.nEmitAck(state.handle, Native.utf8(event), Native.utf8(argsJson), buffers.toTypedArray(), 0, 0),
+        )
+    }
+
+    /**
+     * Emits asking the server for an ack and returns its answer (a JSON array). [timeoutMs] 0 means the
+     * ackTimeout option (without it: no timeout; cancel the coroutine, e.g. with withTimeout).
+     * Throws [AckException] on timeout ("operation has timed out") or when the connection drops after
+     * the packet was sent ("socket has been disconnected"); IllegalStateException if the client is closed
+     * before the answer.
+     */
+    suspend fun emitWithAck(event: String, argsJson: String = "[]", timeoutMs: Long = 0): String =
+        emitAck(event, argsJson, null, timeoutMs).argsJson
+
+    /** [emitWithAck] with binary arguments (as [emitBinary]); the answer may carry buffers too. */
+    suspend fun emitBinaryWithAck(event: String, argsJson: String, buffers: List<ByteArray>, timeoutMs: Long = 0): AckResult =
+        emitAck(event, argsJson, buffers, timeoutMs)
+
+    /** [emitWithAck] for Java and callback code: the future completes on the executor. */
+    @JvmOverloads
+    fun emitWithAckFuture(event: String, argsJson: String = "[]", timeoutMs: Long = 0): CompletableFuture<AckResult> {
+        val future = CompletableFuture<AckResult>()
+        startAck(event, argsJson, null, timeoutMs) { result ->
+            post(executor) { result.fold(future::complete, future::completeExceptionally) }
+        }
+        return future
+    }
+
+    private suspend fun emitAck(event: String, argsJson: String, buffers: List<ByteArray>?, timeoutMs: Long): AckResult =
+        suspendCancellableCoroutine { cont ->
+            val token = startAck(event, argsJson, buffers, timeoutMs) { result ->
+                result.fold({ cont.resume(it) }, { cont.resumeWithException(it) })
+            }
+            cont.invokeOnCancellation { state.releaseToken(token) }
+        }
+
+    /** Registers the one-shot and emits; on a synchronous failure it throws (the callback never runs). */
+    private fun startAck(
+        event: String,
+        argsJson: String,
+        buffers: List<ByteArray>?,
+        timeoutMs: Long,
+        result: (Result<AckResult>) -> Unit,
+    ): Long {
+        require(timeoutMs in 0..Int.MAX_VALUE) { "timeoutMs must be in 0..${Int.MAX_VALUE}" }
+        val name = Native.utf8(event)
+        val args = Native.utf8(argsJson)
+        val callback = AckCallback(state, result)
+        val token = state.addPending(callback)
+        val status = try {
+            Native.nEmitAck(state.handle, name, args, buffers?.toTypedArray(), timeoutMs.toInt(), token)
+        } catch (t: Throwable) {
+            state.releaseToken(token)
+            throw t
+        }
+        if (status != Status.OK) {
+            val error = runCatching { state.check(status) }.exceptionOrNull()!!
+            state.releaseToken(token)
+            throw error
+        }
+        return token
+    }
+
+    // ---- Agnost channels ----
+
+    /** Joins [channel] (re-joined after every reconnect with autoJoinChannels, the default). */
+    fun join(channel: String) = channelOp(0, channel)
+
+    fun leave(channel: String) = channelOp(1, channel)
+
+    /** Sets this member's profile to [dataJson] (any JSON value); other members get onChannelUpdate. */
+    fun updateProfile(dataJson: String) = channelOp(2, dataJson)
+
+    private fun channelOp(op: Int, arg: String) {
+        state.checkOpen()
+        state.check(Native.nChannelOp(state.handle, op, Native.utf8(arg)))
+    }
+
+    /** Sends [messageJson] (any JSON value) as [eventName] to the members of [channel]. */
+    fun send(channel: String, eventName: String, messageJson: String) {
+        state.checkOpen()
+        state.check(
+            Native.nSend(state.handle, Native.utf8(channel), Native.utf8(eventName), Native.utf8(messageJson), false),
+        )
+    }
+
+    /** Sends [messageJson] as [eventName] to every connected client. */
+    fun broadcast(eventName: String, messageJson: String) {
+        state.checkOpen()
+        state.check(Native.nSend(state.handle, null, Native.utf8(eventName), Native.utf8(messageJson), true))
+    }
+
+    /** The members of [channel]: the server's JSON array of `{"id":…, "data":…}`. Throws [AckException]. */
+    suspend fun members(channel: String): String = suspendCancellableCoroutine { cont ->
+        val name = Native.utf8(channel)
+        val callback = MembersCallback(state) { result ->
+            result.fold({ cont.resume(it) }, { cont.resumeWithException(it) })
+        }
+        val token = state.addPending(callback)
+        val status = try {
+            Native.nGetMembers(state.handle, name, token)
+        } catch (t: Throwable) {
+            state.releaseToken(token)
+            throw t
+        }
+        if (status != Status.OK) {
+            val error = runCatching { state.check(status) }.exceptionOrNull()!!
+            state.releaseToken(token)
+            throw error
+        }
+        cont.invokeOnCancellation { state.releaseToken(token) }
+    }
+
+    fun onChannelJoin(listener: (ChannelEvent) -> Unit): Long =
+        state.addListener(ChannelListener(executor, state, listener)) { h, t -> Native.nOnChannel(h, 0, t) }
+
+    fun onChannelLeave(listener: (ChannelEvent) -> Unit): Long =
+        state.addListener(ChannelListener(executor, state, listener)) { h, t -> Native.nOnChannel(h, 1, t) }
+
+    fun onChannelUpdate(listener: (ChannelEvent) -> Unit): Long =
+        state.addListener(ChannelListener(executor, state, listener)) { h, t -> Native.nOnChannel(h, 2, t) }
+
+    /** Channel messages and broadcasts sent as [eventName]: channel (null for a broadcast), sender, data. */
+    fun onMessage(eventName: String, listener: (ChannelEvent) -> Unit): Long {
+        val name = Native.utf8(eventName)
+        return state.addListener(ChannelListener(executor, state, listener)) { h, t -> Native.nOnMessage(h, name, t) }
+    }
+
+    override fun toString(): String =
+        if (state.isClosed) "RealtimeClient(closed)" else "RealtimeClient(connected=${Native.nIsConnected(state.handle)})"
+
+    companion object {
+        private val CLEANER: Cleaner = Cleaner.create()
+
+        /** The executor used when none is given: one daemon thread, shared by all clients. */
+        @JvmStatic
+        val defaultExecutor: Executor by lazy {
+            Executors.newSingleThreadExecutor { r -> Thread(r, "realtime-events").apply { isDaemon = true } }
+        }
+
+        /** The librealtime version, e.g. "0.1.0". */
+        @JvmStatic
+        val version: String get() = Native.str(Native.nVersion())
+
+        private fun create(url: String, options: String?): Long {
+            val handle = Native.nNew(Native.utf8(url), Native.utf8OrNull(options))
+            if (handle == 0L) throw Native.lastFailure()
+            return handle
+        }
+
+        /** The flow's listeners: they reference the flow only, never the client (the Cleaner needs that). */
+        private fun registerLifecycle(state: ClientState, sink: MutableSharedFlow<LifecycleEvent>) {
+            val direct = Executor { it.run() }
+            val emit: (LifecycleEvent) -> Unit = { sink.tryEmit(it) }
+            state.addListener(VoidListener(direct, null) { emit(LifecycleEvent.Connect) }) { h, t -> Native.nOnLifecycle(h, 0, t) }
+            state.addListener(TextListener(direct, null) { emit(LifecycleEvent.Disconnect(it)) }) { h, t -> Native.nOnLifecycle(h, 1, t) }
+            state.addListener(ErrorListener(direct, null) { m, d -> emit(LifecycleEvent.Error(m, d)) }) { h, t -> Native.nOnLifecycle(h, 2, t) }
+            state.addListener(CountListener(direct, null) { emit(LifecycleEvent.ReconnectAttempt(it)) }) { h, t -> Native.nOnLifecycle(h, 3, t) }
+            state.addListener(CountListener(direct, null) { emit(LifecycleEvent.Reconnect(it)) }) { h, t -> Native.nOnLifecycle(h, 4, t) }
+            state.addListener(VoidListener(direct, null) { emit(LifecycleEvent.ReconnectFailed) }) { h, t -> Native.nOnLifecycle(h, 5, t) }
+        }
+    }
+}
