@@ -177,7 +177,8 @@ impl ManagerTask {
                 self.slots.insert(key, SocketSlot::new(config, shared));
             }
             Command::Open { key, generation } => {
-                let Some(slot) = self.slots.get_mut(&key) else {
+                // Older than what the task applied (the server ended the socket since): superseded.
+                let Some(slot) = self.slots.get_mut(&key).filter(|slot| generation >= slot.generation) else {
                     return;
                 };
                 slot.generation = generation;
@@ -190,7 +191,8 @@ impl ManagerTask {
                 }
             }
             Command::Close { key, generation } => {
-                let Some(slot) = self.slots.get_mut(&key) else {
+                // Older than what the task applied (the server ended the socket since): superseded.
+                let Some(slot) = self.slots.get_mut(&key).filter(|slot| generation >= slot.generation) else {
                     return;
                 };
                 slot.generation = generation;
