@@ -12,11 +12,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=REALTIME_HEADER_CHECK");
 
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
-    let bindings = match cbindgen::Builder::new()
-        .with_crate(&crate_dir)
-        .with_config(config)
-        .generate()
-    {
+    let bindings = match cbindgen::Builder::new().with_crate(&crate_dir).with_config(config).generate() {
         Ok(bindings) => bindings,
         Err(err) => panic!("cbindgen could not generate include/realtime.h: {err}"),
     };
