@@ -28,6 +28,7 @@
 
 const readline = require("readline");
 const { io } = require("socket.io-client");
+const { toWire, fromWire, splitWords } = require("./wire");
 
 function out(obj) {
   process.stdout.write(JSON.stringify(obj) + "\n");
@@ -54,29 +55,6 @@ let serverPort = 0;
   serverPort = Number(new URL(url).port) || 80;
 }
 
-function toWire(v) {
-  if (Buffer.isBuffer(v)) return { $bin: v.toString("hex") };
-  if (v instanceof ArrayBuffer) return { $bin: Buffer.from(v).toString("hex") };
-  if (ArrayBuffer.isView(v)) return { $bin: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex") };
-  if (Array.isArray(v)) return v.map(toWire);
-  if (v && typeof v === "object") {
-    const o = {};
-    for (const [k, x] of Object.entries(v)) o[k] = toWire(x);
-    return o;
-  }
-  return v;
-}
-function fromWire(v) {
-  if (Array.isArray(v)) return v.map(fromWire);
-  if (v && typeof v === "object") {
-    const keys = Object.keys(v);
-    if (keys.length === 1 && keys[0] === "$bin" && typeof v.$bin === "string") return Buffer.from(v.$bin, "hex");
-    const o = {};
-    for (const [k, x] of Object.entries(v)) o[k] = fromWire(x);
-    return o;
-  }
-  return v;
-}
 
 const socket = io(url, {
   transports: ["websocket"],
@@ -103,20 +81,6 @@ socket.onAny((name, ...args) => {
   if (fn) fn(...args);
 });
 
-function splitWords(rest, n) {
-  const words = [];
-  let s = rest;
-  for (let i = 0; i < n - 1; i++) {
-    s = s.replace(/^\s+/, "");
-    const m = /^\S+/.exec(s);
-    if (!m) break;
-    words.push(m[0]);
-    s = s.slice(m[0].length);
-  }
-  s = s.trim();
-  if (s.length) words.push(s);
-  return words;
-}
 function parseArgs(json) {
   const args = fromWire(json ? JSON.parse(json) : []);
   if (!Array.isArray(args)) throw new Error("arguments must be a JSON array");
