@@ -375,24 +375,38 @@ mod tests {
     fn close_waits_for_a_running_callback_and_stops_delivery() {
         let dispatcher = Dispatcher::new();
         dispatcher.release();
-        let count = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&count);
+        let (started_tx, started) = mpsc::channel();
+        let started_tx = Mutex::new(started_tx);
+        let (finish_tx, finish) = mpsc::channel::<()>();
+        let finish = Mutex::new(finish);
+        let finished = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&finished);
         dispatcher.add_listener(
             EventKind::ReconnectAttempt,
             false,
             Arc::new(move |_| {
-                std::thread::sleep(Duration::from_millis(20));
+                started_tx.lock().unwrap().send(()).unwrap();
+                // Blocks until the test lets it finish (or gives up: the channel closes).
+                let _ = finish.lock().unwrap().recv_timeout(Duration::from_secs(5));
                 counter.fetch_add(1, Ordering::SeqCst);
             }),
         );
         for n in 0..50 {
             dispatcher.deliver(Event::ReconnectAttempt(n));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        started.recv_timeout(Duration::from_secs(5)).expect("the first callback started");
+        // close() must wait for the running callback: let it finish only from another thread, later.
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            finish_tx.send(()).unwrap();
+            finish_tx
+        });
         dispatcher.close();
-        let after_close = count.load(Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(count.load(Ordering::SeqCst), after_close);
-        assert!(after_close < 50);
+        assert_eq!(finished.load(Ordering::SeqCst), 1, "close returned while the callback was running");
+        let finish_tx = releaser.join().unwrap();
+        // Nothing else starts after close: no second "started".
+        drop(finish_tx);
+        assert!(started.recv_timeout(Duration::from_millis(200)).is_err(), "a callback started after close");
+        assert_eq!(finished.load(Ordering::SeqCst), 1);
     }
 }
