@@ -87,22 +87,6 @@ typedef enum {
 typedef struct realtime_client realtime_client;
 
 /**
- * The members of a channel: on success `error` is NULL and `members_json` is the server's answer
- * (a JSON array of `{"id":…, "data":…}`); on failure `error` says why and `members_json` is NULL.
- */
-typedef void (*realtime_members_fn)(void *user_data, const char *error, const char *members_json);
-
-/**
- * A channel event: `channel` (NULL for a broadcast message), `member_id` (the socket id of the member
- * who joined, left, updated or sent; NULL if the server did not say) and `data_json` (the profile or
- * the message, as JSON text). Borrowed for the call.
- */
-typedef void (*realtime_channel_fn)(void *user_data,
-                                    const char *channel,
-                                    const char *member_id,
-                                    const char *data_json);
-
-/**
  * A view of binary data: `len` bytes at `data`. Buffers handed to a callback are borrowed for the
  * call; buffers passed in are copied before the call returns.
  */
@@ -137,6 +121,22 @@ typedef void (*realtime_ack_fn)(void *user_data,
                                 const realtime_buffer *buffers,
                                 size_t buffer_count);
 
+/**
+ * The members of a channel: on success `error` is NULL and `members_json` is the server's answer
+ * (a JSON array of `{"id":…, "data":…}`); on failure `error` says why and `members_json` is NULL.
+ */
+typedef void (*realtime_members_fn)(void *user_data, const char *error, const char *members_json);
+
+/**
+ * A channel event: `channel` (NULL for a broadcast message), `member_id` (the socket id of the member
+ * who joined, left, updated or sent; NULL if the server did not say) and `data_json` (the profile or
+ * the message, as JSON text). Borrowed for the call.
+ */
+typedef void (*realtime_channel_fn)(void *user_data,
+                                    const char *channel,
+                                    const char *member_id,
+                                    const char *data_json);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -160,83 +160,6 @@ realtime_status realtime_last_error_status(void);
  * The library version, e.g. `"0.1.0"`. Static storage; never NULL.
  */
 const char *realtime_version(void);
-
-/**
- * Sends `message_json` (any JSON value) as `event_name` to every connected client.
- * Buffered while offline unless the bufferMessages option is false. Thread: any.
- */
-realtime_status realtime_broadcast(realtime_client *client,
-                                   const char *event_name,
-                                   const char *message_json);
-
-/**
- * Sends `message_json` (any JSON value) as `event_name` to the members of `channel` (NULL: to every
- * client, like realtime_broadcast()). Receivers get it through realtime_on_message(). Buffered while
- * offline unless the bufferMessages option is false. Strings are borrowed for the call. Thread: any.
- */
-realtime_status realtime_send(realtime_client *client,
-                              const char *channel,
-                              const char *event_name,
-                              const char *message_json);
-
-/**
- * Joins `channel`. With the autoJoinChannels option (the default) the membership is remembered and
- * sent again after every reconnect (not buffered while offline: the reconnect sends it).
- * Thread: any.
- */
-realtime_status realtime_join(realtime_client *client, const char *channel);
-
-/**
- * Leaves `channel`. Thread: any.
- */
-realtime_status realtime_leave(realtime_client *client, const char *channel);
-
-/**
- * Sets this member's profile to `data_json` (any JSON value); other members of its channels get
- * channel_update. With autoJoinChannels the last profile is sent again after every reconnect.
- * Thread: any.
- */
-realtime_status realtime_update_profile(realtime_client *client, const char *data_json);
-
-/**
- * Asks for the members of `channel`; `cb` runs once with the answer or an error (the ackTimeout
- * option applies), or never if the client is freed first. NULL `cb` is bad input. Thread: any.
- */
-realtime_status realtime_get_members(realtime_client *client,
-                                     const char *channel,
-                                     realtime_members_fn cb,
-                                     void *user_data);
-
-/**
- * Listens for members joining any of this client's channels (`channel:join`).
- * Returns a listener id (> 0), or 0 on bad input. Thread: any.
- */
-uint64_t realtime_on_channel_join(realtime_client *client, realtime_channel_fn cb, void *user_data);
-
-/**
- * Listens for members leaving (`channel:leave`). Returns a listener id (> 0), or 0 on bad input.
- */
-uint64_t realtime_on_channel_leave(realtime_client *client,
-                                   realtime_channel_fn cb,
-                                   void *user_data);
-
-/**
- * Listens for profile updates of members (`channel:update`). Returns a listener id (> 0), or 0 on
- * bad input.
- */
-uint64_t realtime_on_channel_update(realtime_client *client,
-                                    realtime_channel_fn cb,
-                                    void *user_data);
-
-/**
- * Listens for channel messages and broadcasts sent as `event_name` (realtime_send(),
- * realtime_broadcast()): `cb` gets the channel (NULL for a broadcast), the sender's socket id and the
- * message. Returns a listener id (> 0), or 0 on bad input. Thread: any.
- */
-uint64_t realtime_on_message(realtime_client *client,
-                             const char *event_name,
-                             realtime_channel_fn cb,
-                             void *user_data);
 
 /**
  * Creates a client for `url` and, unless `"autoConnect": false`, starts connecting at once.
@@ -497,6 +420,83 @@ realtime_client *realtime_new_namespace(realtime_client *client,
  * Thread: any.
  */
 bool realtime_is_recovered(const realtime_client *client);
+
+/**
+ * Sends `message_json` (any JSON value) as `event_name` to every connected client.
+ * Buffered while offline unless the bufferMessages option is false. Thread: any.
+ */
+realtime_status realtime_broadcast(realtime_client *client,
+                                   const char *event_name,
+                                   const char *message_json);
+
+/**
+ * Sends `message_json` (any JSON value) as `event_name` to the members of `channel` (NULL: to every
+ * client, like realtime_broadcast()). Receivers get it through realtime_on_message(). Buffered while
+ * offline unless the bufferMessages option is false. Strings are borrowed for the call. Thread: any.
+ */
+realtime_status realtime_send(realtime_client *client,
+                              const char *channel,
+                              const char *event_name,
+                              const char *message_json);
+
+/**
+ * Joins `channel`. With the autoJoinChannels option (the default) the membership is remembered and
+ * sent again after every reconnect (not buffered while offline: the reconnect sends it).
+ * Thread: any.
+ */
+realtime_status realtime_join(realtime_client *client, const char *channel);
+
+/**
+ * Leaves `channel`. Thread: any.
+ */
+realtime_status realtime_leave(realtime_client *client, const char *channel);
+
+/**
+ * Sets this member's profile to `data_json` (any JSON value); other members of its channels get
+ * channel_update. With autoJoinChannels the last profile is sent again after every reconnect.
+ * Thread: any.
+ */
+realtime_status realtime_update_profile(realtime_client *client, const char *data_json);
+
+/**
+ * Asks for the members of `channel`; `cb` runs once with the answer or an error (the ackTimeout
+ * option applies), or never if the client is freed first. NULL `cb` is bad input. Thread: any.
+ */
+realtime_status realtime_get_members(realtime_client *client,
+                                     const char *channel,
+                                     realtime_members_fn cb,
+                                     void *user_data);
+
+/**
+ * Listens for members joining any of this client's channels (`channel:join`).
+ * Returns a listener id (> 0), or 0 on bad input. Thread: any.
+ */
+uint64_t realtime_on_channel_join(realtime_client *client, realtime_channel_fn cb, void *user_data);
+
+/**
+ * Listens for members leaving (`channel:leave`). Returns a listener id (> 0), or 0 on bad input.
+ */
+uint64_t realtime_on_channel_leave(realtime_client *client,
+                                   realtime_channel_fn cb,
+                                   void *user_data);
+
+/**
+ * Listens for profile updates of members (`channel:update`). Returns a listener id (> 0), or 0 on
+ * bad input.
+ */
+uint64_t realtime_on_channel_update(realtime_client *client,
+                                    realtime_channel_fn cb,
+                                    void *user_data);
+
+/**
+ * Listens for channel messages and broadcasts sent as `event_name` (realtime_send(),
+ * realtime_broadcast()): `cb` gets the channel (NULL for a broadcast), the sender's socket id and the
+ * message. Returns a listener id (> 0), or 0 on bad input. Thread: any.
+ */
+uint64_t realtime_on_message(realtime_client *client,
+                             const char *event_name,
+                             realtime_channel_fn cb,
+                             void *user_data);
 
 /**
  * A short, static, English description of `status` (e.g. "ok", "invalid argument"); "unknown status"

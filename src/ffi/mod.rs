@@ -11,9 +11,9 @@
 //! used after `realtime_free` is reported as `REALTIME_STATUS_INVALID_HANDLE` instead of crashing,
 //! and a call racing with `realtime_free` on another thread is memory-safe.
 
-mod channels;
 mod client;
 mod events;
+mod channels;
 mod status;
 
 pub use channels::*;
