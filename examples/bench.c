@@ -14,84 +14,11 @@
  *      examples/bench.c target/release/librealtime.a -lpthread -ldl -lm
  * Run from the repository root: ./build/bench [latency_runs (200)] [clients (1000)]
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
+#define BENCH_NAME "bench"
+#include "bench_server.h"
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "realtime.h"
-
-static void die(const char *what, const char *detail) {
-    fprintf(stderr, "bench: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
-    exit(1);
-}
-
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* ---------------------------------------------------------------------------------------------------
- * The server: node tests/server/server.js; we read its "listening" line, then discard its output. */
-static pid_t server_pid;
-static int server_stdin = -1;
-static FILE *server_out;
-static pthread_t drain_thread;
-
-static void *drain_main(void *arg) {
-    (void)arg;
-    char buf[4096];
-    while (fread(buf, 1, sizeof buf, server_out) > 0) {
-    }
-    return NULL;
-}
-
-static int server_start(void) {
-    int in[2], out[2];
-    if (pipe(in) || pipe(out)) die("pipe", strerror(errno));
-    const char *node = getenv("NODE") && *getenv("NODE") ? getenv("NODE") : "node";
-    server_pid = fork();
-    if (server_pid < 0) die("fork", strerror(errno));
-    if (server_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        close(in[0]); close(in[1]); close(out[0]); close(out[1]);
-        execlp(node, node, "tests/server/server.js", "--ping-interval", "25000", "--ping-timeout", "20000",
-               (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    server_stdin = in[1];
-    server_out = fdopen(out[0], "r");
-    char line[512];
-    int port = 0;
-    while (!port && fgets(line, sizeof line, server_out)) {
-        const char *p = strstr(line, "\"port\":");
-        if (strstr(line, "\"listening\"") && p) port = atoi(p + 7);
-    }
-    if (!port) die("the test server did not start (run from the repo root; npm ci in tests/server)", NULL);
-    pthread_create(&drain_thread, NULL, drain_main, NULL);
-    return port;
-}
-
-static void server_stop(void) {
-    close(server_stdin); /* closing stdin stops the server */
-    waitpid(server_pid, NULL, 0);
-    pthread_join(drain_thread, NULL);
-    fclose(server_out);
-}
 
 /* ---------------------------------------------------------------------------------------------------
  * /proc/self/status */

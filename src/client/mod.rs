@@ -13,11 +13,10 @@ pub mod runtime;
 mod socket;
 
 pub use event::{AckCallback, AckOutcome, Event, EventSink, IncomingEvent};
-pub use namespace::{ACK_DISCONNECTED, ACK_TIMED_OUT};
 pub use options::{ClientOptions, Endpoint};
 
 use crate::error::{Error, Result};
-use crate::protocol::socketio::{is_reserved_event, validate_placeholders, MAX_ATTACHMENTS};
+use crate::protocol::socketio::{event_items, is_reserved_event, validate_placeholders, MAX_ATTACHMENTS};
 use crate::protocol::{EnginePacket, Packet};
 use crate::transport::{TlsConfig, TlsSettings};
 use engine::EngineTarget;
@@ -212,9 +211,7 @@ impl Socket {
         if is_reserved_event(&request.name) {
             return Err(Error::ReservedEvent(request.name));
         }
-        let mut items = Vec::with_capacity(request.args.len() + 1);
-        items.push(Value::String(request.name.clone()));
-        items.extend(request.args.iter().cloned());
+        let items = event_items(request.name.clone(), request.args.iter().cloned());
         self.check_payload(items, &request.attachments, None)?;
         let counted = match self.shared.admit_emit(request.volatile) {
             Ok(Admission::Drop) => return Ok(()),
@@ -222,16 +219,7 @@ impl Socket {
             Ok(Admission::Counted) => true,
             Err(buffered) => return Err(Error::BufferFull(buffered)),
         };
-        let emit = EmitCommand {
-            name: request.name,
-            args: request.args,
-            attachments: request.attachments,
-            volatile: request.volatile,
-            ack: request.ack,
-            timeout: request.timeout,
-            counted,
-        };
-        self.manager.send(Command::Emit { key: self.key, emit })
+        self.manager.send(Command::Emit { key: self.key, emit: EmitCommand { request, counted } })
     }
 
     /// Answers the server's ack request `handle` (from [`IncomingEvent::ack`]) exactly once.
@@ -307,11 +295,7 @@ impl Socket {
     /// without, these are plain emits.
     fn membership(&self, command: ChannelCommand, packet: (String, Vec<Value>)) -> Result<()> {
         if self.auto_join_channels {
-            self.check_payload(
-                std::iter::once(Value::String(packet.0.clone())).chain(packet.1.iter().cloned()).collect(),
-                &[],
-                None,
-            )?;
+            self.check_payload(event_items(packet.0.clone(), packet.1.iter().cloned()), &[], None)?;
             self.manager.send(Command::Channel { key: self.key, command })
         } else {
             self.emit_channel_event(packet, false, None)

@@ -6,6 +6,8 @@ use super::channels;
 use super::engine::EngineConnection;
 use super::event::{AckCallback, AckOutcome, Event, IncomingEvent};
 use super::socket::SocketShared;
+use super::EmitRequest;
+use crate::protocol::socketio::event_items;
 use crate::protocol::Packet;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -30,13 +32,7 @@ pub struct SocketConfig {
 
 /// An emit on its way from the application to the task.
 pub struct EmitCommand {
-    pub name: String,
-    pub args: Vec<Value>,
-    pub attachments: Vec<Vec<u8>>,
-    pub volatile: bool,
-    pub ack: Option<AckCallback>,
-    /// Per call; `None` falls back to the socket's `ackTimeout`.
-    pub timeout: Option<Duration>,
+    pub request: EmitRequest,
     /// Counted in the shared buffer bound by the caller.
     pub counted: bool,
 }
@@ -61,11 +57,8 @@ struct PendingAck {
 
 struct QueuedEmit {
     seq: u64,
-    name: String,
-    args: Vec<Value>,
-    attachments: Vec<Vec<u8>>,
-    callback: Option<AckCallback>,
-    timeout: Option<Duration>,
+    /// Resent as it is until acked; its `ack` gets the final outcome.
+    request: EmitRequest,
     tries: u32,
     pending: bool,
 }
@@ -145,29 +138,20 @@ impl SocketSlot {
     // ----------------------------------------------------------------------------------------------
     // Emitting
 
-    pub fn emit(&mut self, emit: EmitCommand, connection: Option<&EngineConnection>) {
-        if self.config.retries.is_some() && !emit.volatile {
+    pub fn emit(&mut self, EmitCommand { request, counted }: EmitCommand, connection: Option<&EngineConnection>) {
+        if self.config.retries.is_some() && !request.volatile {
             let seq = self.next_queue_seq;
             self.next_queue_seq += 1;
-            self.queue.push_back(QueuedEmit {
-                seq,
-                name: emit.name,
-                args: emit.args,
-                attachments: emit.attachments,
-                callback: emit.ack,
-                timeout: emit.timeout,
-                tries: 0,
-                pending: false,
-            });
-            if !emit.counted {
+            self.queue.push_back(QueuedEmit { seq, request, tries: 0, pending: false });
+            if !counted {
                 self.shared.adjust_buffered(1, 0);
             }
             self.drain_queue(connection, false);
             return;
         }
-        let timeout = emit.timeout.or(self.config.ack_timeout);
-        let ack = emit.ack.map(AckKind::User);
-        self.send_event(emit.name, emit.args, emit.attachments, ack, timeout, emit.volatile, emit.counted, connection);
+        let EmitRequest { name, args, attachments, volatile, ack, timeout } = request;
+        let timeout = timeout.or(self.config.ack_timeout);
+        self.send_event(name, args, attachments, ack.map(AckKind::User), timeout, volatile, counted, connection);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -189,10 +173,7 @@ impl SocketSlot {
             self.acks.insert(id, PendingAck { deadline: timeout.map(|t| Instant::now() + t), kind });
             id
         });
-        let mut items = Vec::with_capacity(args.len() + 1);
-        items.push(Value::String(name));
-        items.extend(args);
-        let packet = Packet::event(&self.config.nsp, items, attachments, id);
+        let packet = Packet::event(&self.config.nsp, event_items(name, args), attachments, id);
         match connection.filter(|_| self.connected) {
             Some(connection) => {
                 connection.send_packet(&packet);
@@ -224,9 +205,10 @@ impl SocketSlot {
         }
         first.pending = true;
         first.tries += 1;
+        let request = &first.request;
         let (seq, name, args, attachments) =
-            (first.seq, first.name.clone(), first.args.clone(), first.attachments.clone());
-        let timeout = first.timeout.or(timeout);
+            (first.seq, request.name.clone(), request.args.clone(), request.attachments.clone());
+        let timeout = request.timeout.or(timeout);
         self.send_event(name, args, attachments, Some(AckKind::Queue(seq)), timeout, false, false, connection);
     }
 
@@ -242,7 +224,7 @@ impl SocketSlot {
         if finished {
             let done = self.queue.pop_front().expect("front checked above");
             self.shared.adjust_buffered(0, 1);
-            if let Some(callback) = done.callback {
+            if let Some(callback) = done.request.ack {
                 self.shared.deliver(Event::AckResult { callback, outcome });
             }
         } else if let Some(front) = self.queue.front_mut() {

@@ -70,31 +70,6 @@ impl Default for ClientOptions {
     }
 }
 
-/// The option names `from_json` accepts.
-pub const OPTION_NAMES: &[&str] = &[
-    "path",
-    "query",
-    "auth",
-    "extraHeaders",
-    "autoConnect",
-    "reconnection",
-    "reconnectionAttempts",
-    "reconnectionDelay",
-    "reconnectionDelayMax",
-    "randomizationFactor",
-    "timeout",
-    "ackTimeout",
-    "caFile",
-    "pinnedPublicKeys",
-    "clientCertFile",
-    "clientKeyFile",
-    "retries",
-    "maxBufferedEmits",
-    "echoMessages",
-    "bufferMessages",
-    "autoJoinChannels",
-];
-
 /// Options that belong to one socket (namespace); the rest configure the shared connection.
 pub const SOCKET_OPTION_NAMES: &[&str] = &[
     "auth",

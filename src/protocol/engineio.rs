@@ -45,11 +45,6 @@ impl EnginePacket {
         })
     }
 
-    /// Decodes a binary frame (always a message).
-    pub fn decode_binary(bytes: Vec<u8>) -> Self {
-        EnginePacket::BinaryMessage(bytes)
-    }
-
     /// Encodes as a text frame, or `None` for a binary message (sent as the raw bytes).
     pub fn encode_text(&self) -> Option<String> {
         Some(match self {
@@ -131,7 +126,6 @@ mod tests {
         assert_eq!(EnginePacket::decode_text("42[\"a\"]").unwrap(), EnginePacket::Message("2[\"a\"]".into()));
         assert_eq!(EnginePacket::decode_text("5").unwrap(), EnginePacket::Upgrade);
         assert_eq!(EnginePacket::decode_text("6").unwrap(), EnginePacket::Noop);
-        assert_eq!(EnginePacket::decode_binary(vec![1, 2]), EnginePacket::BinaryMessage(vec![1, 2]));
         assert_eq!(EnginePacket::Pong(String::new()).encode_text().unwrap(), "3");
         assert_eq!(EnginePacket::Message("0".into()).encode_text().unwrap(), "40");
         assert_eq!(EnginePacket::BinaryMessage(vec![]).encode_text(), None);

@@ -14,6 +14,11 @@ pub const MAX_ATTACHMENTS: usize = 10;
 pub const RESERVED_EVENTS: [&str; 6] =
     ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
 
+/// The data of an EVENT: the name, then the arguments.
+pub fn event_items(name: String, args: impl IntoIterator<Item = Value>) -> Vec<Value> {
+    std::iter::once(Value::String(name)).chain(args).collect()
+}
+
 /// Whether `name` is one of [`RESERVED_EVENTS`].
 pub fn is_reserved_event(name: &str) -> bool {
     RESERVED_EVENTS.contains(&name)
@@ -224,11 +229,6 @@ impl BinaryReassembler {
         self.pending.is_some()
     }
 
-    /// Drops a half-received packet (after the transport closed).
-    pub fn reset(&mut self) {
-        self.pending = None;
-    }
-
     /// A Socket.IO text packet arrived. Returns the packet when it is complete.
     pub fn feed_text(&mut self, text: &str) -> Result<Option<Packet>, ProtocolError> {
         if let Some((_, expected)) = &self.pending {
@@ -398,8 +398,6 @@ mod tests {
         assert_eq!(r.feed_binary(vec![1]), Err(ProtocolError::BadPlaceholder));
         let mut r = BinaryReassembler::new();
         assert_eq!(r.feed_text(r#"2["a",{"_placeholder":true,"num":0}]"#), Err(ProtocolError::BadPlaceholder));
-        r.reset();
-        assert!(!r.is_pending());
     }
 
     #[test]

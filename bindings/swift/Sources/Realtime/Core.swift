@@ -140,22 +140,10 @@ final class Core: @unchecked Sendable {
     init(queue: DispatchQueue, create: () -> OpaquePointer?) throws {
         self.queue = queue
         guard let h = create() else {
-            // realtime_new/realtime_new_namespace give no status: it is found from the message's kind.
-            let message = String(cString: realtime_last_error())
-            throw RealtimeError.status(Core.statusOfNewFailure(message), message: message)
+            // realtime_new/realtime_new_namespace return NULL; the status is this thread's last failure.
+            throw RealtimeError.last(RealtimeStatus(realtime_last_error_status()))
         }
         handle = h
-    }
-
-    /// realtime_new() returns NULL without a status; the message's prefix (the library's error kinds,
-    /// src/error.rs) tells which status the failure stands for.
-    static func statusOfNewFailure(_ message: String) -> RealtimeStatus {
-        let prefixes: [(String, RealtimeStatus)] = [
-            ("unknown option", .unknownOption), ("invalid options", .invalidOptions),
-            ("invalid URL", .invalidURL), ("invalid argument", .invalidArgument), ("internal error", .internal),
-            ("namespace", .namespaceInUse), ("the client handle is not valid", .invalidHandle),
-        ]
-        return prefixes.first { message.hasPrefix($0.0) }?.1 ?? .invalidArgument
     }
 
     var isClosed: Bool {
