@@ -61,7 +61,39 @@ impl std::fmt::Debug for Event {
     }
 }
 
-/// Receives a socket's events; the dispatcher implements it. `deliver` must not block on user code.
+impl Event {
+    /// What the event weighs in the connection's [`ReceiveGate`]: `Some(bytes)` for the events that
+    /// carry what the server sent (server events, answered acks), `None` for lifecycle events, which
+    /// are never held back. The IO side charges exactly these, the consumer discharges exactly these.
+    ///
+    /// [`ReceiveGate`]: super::flow::ReceiveGate
+    pub fn flow_cost(&self) -> Option<usize> {
+        match self {
+            Event::Message(event) => {
+                Some(event.name.len() + event.args.len() * 8 + event.attachments.iter().map(Vec::len).sum::<usize>())
+            }
+            Event::AckResult { outcome: AckOutcome::Answered { args, attachments }, .. } => {
+                Some(args.len() * 8 + attachments.iter().map(Vec::len).sum::<usize>())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Receives a socket's events; the dispatcher implements it. Nothing here may block on user code.
 pub trait EventSink: Send + Sync + 'static {
+    /// One event, in order after every event delivered before it.
     fn deliver(&self, event: Event);
+
+    /// Several events at once, in order (the hot path: one hand-off and at most one wake-up for the
+    /// batch). Drains `events` and leaves its capacity for the next batch.
+    fn deliver_batch(&self, events: &mut Vec<Event>) {
+        for event in events.drain(..) {
+            self.deliver(event);
+        }
+    }
+
+    /// The connection's receive gate: the sink discharges each event's [`Event::flow_cost`] once the
+    /// event left its queue. Called once, when the socket is attached to its connection.
+    fn attach_gate(&self, _gate: std::sync::Arc<super::flow::ReceiveGate>) {}
 }

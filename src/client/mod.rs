@@ -6,6 +6,7 @@ pub mod channels;
 mod clock;
 mod engine;
 mod event;
+pub mod flow;
 mod manager;
 mod namespace;
 pub mod options;
