@@ -128,10 +128,10 @@ $(NODE_STAMP): $(SERVER_DIR)/package.json $(SERVER_DIR)/package-lock.json
 
 node-deps: $(NODE_STAMP)
 
-$(TLS_DIR)/client.key: tests/c/gen_certs.sh
+$(TLS_DIR)/complete.stamp: tests/c/gen_certs.sh
 	sh tests/c/gen_certs.sh $(TLS_DIR)
 
-tls-certs: $(TLS_DIR)/client.key
+tls-certs: $(TLS_DIR)/complete.stamp
 
 # ---------------------------------------------------------------------------------------------------
 # C tests

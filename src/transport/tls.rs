@@ -1,7 +1,7 @@
 //! TLS through rustls: certificates are always verified, against the bundled Mozilla roots
 //! (webpki-roots) plus, optionally, extra CA certificates from a PEM file. On top of that: public-key
-//! pinning (the connection is refused unless a certificate the server presents has one of the pinned
-//! SubjectPublicKeyInfo SHA-256 hashes) and a client certificate for servers that ask for one.
+//! pinning (the connection is refused unless a certificate of the verified chain, trust anchor
+//! included, has one of the pinned SubjectPublicKeyInfo SHA-256 hashes) and a client certificate for servers that ask for one.
 
 use super::TransportError;
 use base64::Engine as _;
@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use tokio_rustls::rustls::client::WebPkiServerVerifier;
+use tokio_rustls::rustls::crypto::WebPkiSupportedAlgorithms;
 use tokio_rustls::rustls::{self, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_rustls::{client::TlsStream, TlsConnector};
 
@@ -60,11 +61,16 @@ impl TlsConfig {
         }
         let pins = settings.pins.iter().map(|pin| parse_pin(pin)).collect::<Result<Vec<_>, _>>()?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+        let roots = Arc::new(roots);
+        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::clone(&roots), Arc::clone(&provider))
             .build()
             .map_err(|e| e.to_string())?;
-        let verifier: Arc<dyn ServerCertVerifier> =
-            if pins.is_empty() { verifier } else { Arc::new(PinningVerifier { inner: verifier, pins }) };
+        let verifier: Arc<dyn ServerCertVerifier> = if pins.is_empty() {
+            verifier
+        } else {
+            let algorithms = provider.signature_verification_algorithms;
+            Arc::new(PinningVerifier { inner: verifier, roots, algorithms, pins })
+        };
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
@@ -99,12 +105,30 @@ fn parse_pin(pin: &str) -> Result<[u8; 32], String> {
     bytes.try_into().map_err(|_| bad())
 }
 
-/// The default verification, then the pins: one certificate the server presents (its own or an
-/// intermediate) must carry a pinned public key.
+/// The default verification, then the pins, matched against the chain that verification built
+/// (end entity, intermediates, trust anchor) — never against what the server merely presents: a
+/// server could append any certificate carrying a pinned key to a chain issued to someone else
+/// (OkHttp's CVE-2016-2402), and a pinned root is never presented at all.
 #[derive(Debug)]
 struct PinningVerifier {
     inner: Arc<WebPkiServerVerifier>,
+    roots: Arc<RootCertStore>,
+    algorithms: WebPkiSupportedAlgorithms,
     pins: Vec<[u8; 32]>,
+}
+
+impl PinningVerifier {
+    fn is_pinned(&self, spki: &[u8]) -> bool {
+        let hash = ring::digest::digest(&ring::digest::SHA256, spki);
+        self.pins.iter().any(|pin| pin[..] == *hash.as_ref())
+    }
+
+    /// Whether a verified path carries a pinned key, its trust anchor included.
+    fn path_is_pinned(&self, path: &webpki::VerifiedPath<'_>) -> bool {
+        self.is_pinned(&path.end_entity().subject_public_key_info())
+            || path.intermediate_certificates().any(|cert| self.is_pinned(&cert.subject_public_key_info()))
+            || self.is_pinned(&webpki::spki_for_anchor(path.anchor()))
+    }
 }
 
 impl ServerCertVerifier for PinningVerifier {
@@ -116,17 +140,31 @@ impl ServerCertVerifier for PinningVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        // Everything the default verifier checks (chain, validity, name, usage) first.
         let verified = self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)?;
-        let pinned = std::iter::once(end_entity).chain(intermediates).any(|cert| {
-            subject_public_key_info(cert)
-                .map(|spki| ring::digest::digest(&ring::digest::SHA256, spki))
-                .is_some_and(|hash| self.pins.iter().any(|pin| pin[..] == *hash.as_ref()))
-        });
-        if pinned {
-            Ok(verified)
-        } else {
-            Err(rustls::Error::General("certificate pinning failed: no pinned public key in the server's chain".into()))
-        }
+        // Then build the path again, asking webpki for one that carries a pinned key: path building
+        // explores every candidate chain, so a legitimate alternative path through a pinned key is found.
+        let refused =
+            || rustls::Error::General("certificate pinning failed: no pinned public key in the verified chain".into());
+        let cert = webpki::EndEntityCert::try_from(end_entity).map_err(|_| refused())?;
+        let check = |path: &webpki::VerifiedPath<'_>| {
+            if self.path_is_pinned(path) {
+                Ok(())
+            } else {
+                Err(webpki::Error::UnknownIssuer)
+            }
+        };
+        cert.verify_for_usage(
+            self.algorithms.all,
+            &self.roots.roots,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            Some(&check),
+        )
+        .map(|_| verified)
+        .map_err(|_| refused())
     }
 
     fn verify_tls12_signature(
@@ -152,58 +190,6 @@ impl ServerCertVerifier for PinningVerifier {
     }
 }
 
-/// One DER element.
-struct DerElement<'a> {
-    tag: u8,
-    /// Header and contents.
-    whole: &'a [u8],
-    contents: &'a [u8],
-    /// What follows the element.
-    rest: &'a [u8],
-}
-
-fn der_element(input: &[u8]) -> Option<DerElement<'_>> {
-    let (&tag, after_tag) = input.split_first()?;
-    let (&first, after_length) = after_tag.split_first()?;
-    let (length, body) = if first < 0x80 {
-        (usize::from(first), after_length)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 || after_length.len() < count {
-            return None;
-        }
-        let length = after_length[..count].iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        (length, &after_length[count..])
-    };
-    if body.len() < length {
-        return None;
-    }
-    let header = input.len() - body.len();
-    Some(DerElement { tag, whole: &input[..header + length], contents: &body[..length], rest: &body[length..] })
-}
-
-const DER_SEQUENCE: u8 = 0x30;
-
-/// The DER SubjectPublicKeyInfo of an X.509 certificate: the 7th field of tbsCertificate when the
-/// version is present ([0] version, serial, signature, issuer, validity, subject, SPKI), else the 6th.
-pub(crate) fn subject_public_key_info(cert: &[u8]) -> Option<&[u8]> {
-    let certificate = der_element(cert).filter(|e| e.tag == DER_SEQUENCE)?;
-    let tbs = der_element(certificate.contents).filter(|e| e.tag == DER_SEQUENCE)?;
-    let mut fields = tbs.contents;
-    let mut index = 0;
-    loop {
-        let element = der_element(fields)?;
-        fields = element.rest;
-        if index == 0 && element.tag == 0xa0 {
-            continue;
-        }
-        if index == 5 {
-            return (element.tag == DER_SEQUENCE).then_some(element.whole);
-        }
-        index += 1;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,20 +203,13 @@ mod tests {
     #[test]
     fn extracts_the_spki_that_openssl_hashes() {
         let cert = CertificateDer::from_pem_slice(CERT_PEM.as_bytes()).unwrap();
-        let spki = subject_public_key_info(&cert).unwrap();
-        let hash = ring::digest::digest(&ring::digest::SHA256, spki);
+        let cert = webpki::EndEntityCert::try_from(&cert).unwrap();
+        let hash = ring::digest::digest(&ring::digest::SHA256, &cert.subject_public_key_info());
         assert_eq!(parse_pin(PIN.trim()).unwrap(), hash.as_ref());
     }
 
     #[test]
-    fn rejects_malformed_input() {
-        assert_eq!(subject_public_key_info(&[]), None);
-        assert_eq!(subject_public_key_info(&[0x30, 0x82, 0xff]), None);
-        assert_eq!(subject_public_key_info(&[0x30, 0x03, 0x02, 0x01, 0x00]), None);
-        let cert = CertificateDer::from_pem_slice(CERT_PEM.as_bytes()).unwrap();
-        for cut in 0..cert.len() {
-            let _ = subject_public_key_info(&cert[..cut]);
-        }
+    fn rejects_malformed_pins() {
         assert!(parse_pin("sha1/AAAA").is_err());
         assert!(parse_pin("sha256/not base64!").is_err());
         assert!(parse_pin("sha256/AAAA").is_err());

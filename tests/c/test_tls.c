@@ -3,7 +3,10 @@
  *  - {"caFile":"<ca.pem>"}: https://localhost:PORT/ and https://127.0.0.1:PORT/ (IP subjectAltName)
  *    connect; the socket id matches the server's;
  *  - without caFile, and with an unrelated CA: refused, on_error mentions the certificate, never
- *    connects (the server sees no connection). */
+ *    connects (the server sees no connection);
+ *  - pins are matched against the verified chain, trust anchor included (OkHttp CVE-2016-2402): a server
+ *    presenting leaf + intermediate + an appended unrelated certificate whose key is pinned is refused;
+ *    pinning the root CA (never presented) or the intermediate connects. */
 #include "harness.h"
 
 #include <ctype.h>
@@ -111,6 +114,41 @@ int main(void) {
 
     NOTE("pinning: the server's public key pinned -> connects; only another key pinned -> refused");
     snprintf(tls, sizeof tls, "\"caFile\":\"%s\",\"pinnedPublicKeys\":[\"%s\",\"%s\"]", ca, other_pin, server_pin);
+    expect_connects(srv, url_host, tls);
+    snprintf(tls, sizeof tls, "\"caFile\":\"%s\",\"pinnedPublicKeys\":[\"%s\"]", ca, other_pin);
+    expect_refused(srv, url_host, tls, "pinning");
+    rt_server_drain(srv, NULL);
+    rt_server_free(srv);
+
+    NOTE("pins against the verified chain: a server presenting leaf + intermediate (+ an unrelated certificate)");
+    char chain_cert[1100], chain_key[1100], evil_cert[1100], ca_pin[200], inter_pin[200];
+    snprintf(chain_cert, sizeof chain_cert, "%s/chain-server.pem", dir);
+    snprintf(chain_key, sizeof chain_key, "%s/chain-server.key", dir);
+    snprintf(evil_cert, sizeof evil_cert, "%s/chain-evil.pem", dir);
+    snprintf(path, sizeof path, "%s/ca.pin", dir);
+    read_line(path, ca_pin, sizeof ca_pin);
+    snprintf(path, sizeof path, "%s/inter.pin", dir);
+    read_line(path, inter_pin, sizeof inter_pin);
+    snprintf(args, sizeof args, "--tls-cert %s --tls-key %s", evil_cert, chain_key);
+    srv = rt_server_start(args);
+    port = rt_server_port(srv);
+    snprintf(url_host, sizeof url_host, "https://localhost:%d/", port);
+    NOTE("the appended certificate's key pinned: refused (it is presented but not in the verified chain)");
+    snprintf(tls, sizeof tls, "\"caFile\":\"%s\",\"pinnedPublicKeys\":[\"%s\"]", ca, other_pin);
+    expect_refused(srv, url_host, tls, "pinning");
+    NOTE("the root CA pinned (never presented, the verified chain's trust anchor): connects");
+    snprintf(tls, sizeof tls, "\"caFile\":\"%s\",\"pinnedPublicKeys\":[\"%s\"]", ca, ca_pin);
+    expect_connects(srv, url_host, tls);
+    rt_server_drain(srv, NULL);
+    rt_server_free(srv);
+    snprintf(args, sizeof args, "--tls-cert %s --tls-key %s", chain_cert, chain_key);
+    srv = rt_server_start(args);
+    port = rt_server_port(srv);
+    snprintf(url_host, sizeof url_host, "https://localhost:%d/", port);
+    NOTE("the intermediate pinned: connects; only the unrelated key pinned: refused");
+    snprintf(tls, sizeof tls, "\"caFile\":\"%s\",\"pinnedPublicKeys\":[\"%s\"]", ca, inter_pin);
+    expect_connects(srv, url_host, tls);
+    snprintf(tls, sizeof tls, "\"caFile\":\"%s\",\"pinnedPublicKeys\":[\"%s\"]", ca, ca_pin);
     expect_connects(srv, url_host, tls);
     snprintf(tls, sizeof tls, "\"caFile\":\"%s\",\"pinnedPublicKeys\":[\"%s\"]", ca, other_pin);
     expect_refused(srv, url_host, tls, "pinning");
