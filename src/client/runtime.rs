@@ -10,6 +10,7 @@ static RUNTIME: Lazy<Runtime> = Lazy::new(|| {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(IO_THREADS)
         .thread_name("realtime-io")
+        .max_blocking_threads(2) // nothing runs there: names resolve on the transport's own pool
         .enable_io()
         .enable_time()
         .build()

@@ -1,6 +1,9 @@
-//! The WebSocket transport: TCP (plus TLS through rustls) and the WebSocket handshake through
+//! The WebSocket transport: name resolution on a fixed pool of threads, TCP with Happy Eyeballs
+//! across the host's addresses (plus TLS through rustls), and the WebSocket handshake through
 //! tokio-tungstenite. Knows nothing of Socket.IO.
 
+mod happy_eyeballs;
+mod resolve;
 mod tls;
 
 pub use tls::{TlsConfig, TlsSettings};
@@ -68,7 +71,11 @@ pub async fn connect(
     let port = url.port_or_known_default().unwrap_or(if tls.is_some() { 443 } else { 80 });
     // `host_str` keeps IPv6 brackets; the resolver wants them off.
     let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-    let tcp = TcpStream::connect((bare_host, port))
+    let addresses = resolve::resolve(bare_host, port)
+        .await
+        .map_err(|e| TransportError::Io(format!("cannot resolve {host}: {e}")))?;
+    let addresses = happy_eyeballs::interleave(&addresses);
+    let tcp = happy_eyeballs::connect_first(&addresses, happy_eyeballs::ATTEMPT_DELAY, TcpStream::connect)
         .await
         .map_err(|e| TransportError::Io(format!("cannot connect to {host}:{port}: {e}")))?;
     tcp.set_nodelay(true).ok();
