@@ -334,10 +334,23 @@ impl ManagerTask {
             return;
         }
         match &self.phase {
-            Phase::Open(_) => self.on_close("transport close"),
+            Phase::Open(_) => {
+                self.on_close("transport close");
+                // With `reconnection: false` nothing was scheduled, but the application asked for a
+                // new connection: make it.
+                if matches!(self.phase, Phase::Idle) {
+                    self.start_open();
+                }
+            }
             Phase::Idle => self.start_open(),
-            // One attempt at a time: the one under way is already fresh.
-            Phase::Connecting(_) | Phase::Waiting(_) => {}
+            // The attempt under way may be stuck on the old network (a blackholed address, a
+            // handshake never answered) until its timeout: replace it by a fresh one now. Still one
+            // attempt at a time, and the same attempt number.
+            Phase::Connecting(_) => {
+                let target = Arc::clone(&self.target);
+                self.phase = Phase::Connecting(Box::pin(async move { EngineConnection::open(&target).await }));
+            }
+            Phase::Waiting(_) => {}
         }
         if let Phase::Waiting(deadline) = &mut self.phase {
             *deadline = Instant::now();

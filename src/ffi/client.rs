@@ -124,7 +124,9 @@ pub extern "C" fn realtime_close(client: *mut realtime_client) -> realtime_statu
 /// Tells the client that the network changed (e.g. Wi-Fi to cellular) or that the app returned to the
 /// foreground: a connection that looks alive may be dead without either side knowing yet. The client
 /// drops its connection (on_disconnect gets "transport close") and connects again at once, skipping the
-/// backoff delay; a connection attempt already under way is kept. Does nothing for a closed client.
+/// backoff delay, also with `"reconnection": false` (the application asked for it). A connection attempt
+/// already under way (perhaps stuck on the old network until its timeout) is replaced by a fresh one
+/// at once; a reconnection waiting for its backoff delay starts now. Does nothing for a closed client.
 /// The connection is shared by every namespace on it. Returns an error status for a NULL/freed client.
 /// Thread: any.
 #[no_mangle]
