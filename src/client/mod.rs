@@ -45,6 +45,7 @@ impl ManagerHandle {
     fn start(endpoint: &Endpoint, options: &ClientOptions) -> Result<Arc<Self>> {
         // Built (and every file read) whatever the scheme, so a bad TLS option is an error at once.
         let settings = TlsSettings {
+            trust_store: options.trust_store,
             ca_file: options.ca_file.as_deref(),
             pins: &options.pinned_public_keys,
             client_cert_file: options.client_cert_file.as_deref(),

@@ -2,6 +2,7 @@
 //! Unknown keys and wrong types are errors that name the key.
 
 use crate::error::{Error, Result};
+use crate::transport::TrustStore;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,6 +26,8 @@ pub struct ClientOptions {
     pub timeout: Duration,
     pub ack_timeout: Option<Duration>,
     pub ca_file: Option<PathBuf>,
+    /// `"system"` (default): the platform's trust store; `"bundled"`: the bundled Mozilla roots only.
+    pub trust_store: TrustStore,
     /// `sha256/<base64>` SubjectPublicKeyInfo pins; empty: no pinning.
     pub pinned_public_keys: Vec<String>,
     /// A client certificate (PEM chain) and its key, for servers that ask for one.
@@ -58,6 +61,7 @@ impl Default for ClientOptions {
             timeout: Duration::from_millis(20_000),
             ack_timeout: None,
             ca_file: None,
+            trust_store: TrustStore::System,
             pinned_public_keys: Vec::new(),
             client_cert_file: None,
             client_key_file: None,
@@ -136,6 +140,7 @@ impl ClientOptions {
                 "echoMessages" => options.echo_messages = Some(field.boolean()?),
                 "bufferMessages" => options.buffer_messages = field.boolean()?,
                 "autoJoinChannels" => options.auto_join_channels = field.boolean()?,
+                "trustStore" => options.trust_store = field.trust_store()?,
                 _ => return Err(Error::UnknownOption(key.clone())),
             }
         }
@@ -166,6 +171,10 @@ impl Field<'_> {
 
     fn string(&self) -> Result<&str> {
         self.value.as_str().ok_or_else(|| self.wrong("a string"))
+    }
+
+    fn trust_store(&self) -> Result<TrustStore> {
+        self.string().ok().and_then(TrustStore::from_name).ok_or_else(|| self.wrong("\"system\" or \"bundled\""))
     }
 
     fn optional_string(&self) -> Result<Option<&str>> {
@@ -372,6 +381,17 @@ mod tests {
         assert_eq!(Endpoint::parse("ws://[::1]:5/x/").unwrap().origin.as_str(), "ws://[::1]:5/");
         for bad in ["not a url", "ftp://x", "http://", "", "http://:80/", "mailto:a@b"] {
             assert!(matches!(Endpoint::parse(bad), Err(Error::InvalidUrl { .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn trust_store() {
+        let parse = |json: &str| ClientOptions::from_json(Some(json)).map(|o| o.trust_store);
+        assert_eq!(ClientOptions::default().trust_store, TrustStore::System);
+        assert_eq!(parse(r#"{"trustStore":"system"}"#).unwrap(), TrustStore::System);
+        assert_eq!(parse(r#"{"trustStore":"bundled"}"#).unwrap(), TrustStore::Bundled);
+        for bad in [r#"{"trustStore":"none"}"#, r#"{"trustStore":null}"#, r#"{"trustStore":1}"#] {
+            assert!(parse(bad).unwrap_err().to_string().contains("\"trustStore\" must be \"system\" or \"bundled\""));
         }
     }
 

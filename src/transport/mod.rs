@@ -6,7 +6,7 @@ mod happy_eyeballs;
 mod resolve;
 mod tls;
 
-pub use tls::{TlsConfig, TlsSettings};
+pub use tls::{TlsConfig, TlsSettings, TrustStore};
 
 use std::fmt;
 use std::time::Duration;

@@ -1,5 +1,6 @@
-//! TLS through rustls: certificates are always verified, against the bundled Mozilla roots
-//! (webpki-roots) plus, optionally, extra CA certificates from a PEM file. On top of that: public-key
+//! TLS through rustls: certificates are always verified, against the platform's trust store (or, when
+//! asked or when the platform has none to read, the bundled Mozilla roots of webpki-roots) plus,
+//! optionally, extra CA certificates from a PEM file. On top of that: public-key
 //! pinning (the connection is refused unless a certificate of the verified chain, trust anchor
 //! included, has one of the pinned SubjectPublicKeyInfo SHA-256 hashes) and a client certificate for servers that ask for one.
 
@@ -16,9 +17,34 @@ use tokio_rustls::rustls::crypto::WebPkiSupportedAlgorithms;
 use tokio_rustls::rustls::{self, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_rustls::{client::TlsStream, TlsConnector};
 
+/// The roots server certificates are verified against (before `caFile`'s, which are always added).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TrustStore {
+    /// The platform's store: the system bundle on Linux and other Unix systems (`SSL_CERT_FILE` and
+    /// `SSL_CERT_DIR` replace it, as for OpenSSL), the keychain on macOS, the system store on Windows,
+    /// `/system/etc/security/cacerts` on Android. Where it holds no certificate (iOS, a system with no
+    /// bundle), the bundled roots.
+    #[default]
+    System,
+    /// Only the bundled Mozilla roots (webpki-roots), whatever the platform trusts.
+    Bundled,
+}
+
+impl TrustStore {
+    /// `"system"` or `"bundled"`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "system" => Some(Self::System),
+            "bundled" => Some(Self::Bundled),
+            _ => None,
+        }
+    }
+}
+
 /// What the TLS options ask for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsSettings<'a> {
+    pub trust_store: TrustStore,
     pub ca_file: Option<&'a Path>,
     /// `sha256/<base64>` pins of SubjectPublicKeyInfo hashes (OkHttp's CertificatePinner format).
     pub pins: &'a [String],
@@ -52,8 +78,13 @@ fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, S
 impl TlsConfig {
     /// Builds the configuration, reading every file now so a bad path is an error at once.
     pub fn new(settings: &TlsSettings<'_>) -> Result<Self, String> {
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let mut roots = match settings.trust_store {
+            TrustStore::System => system_roots(),
+            TrustStore::Bundled => RootCertStore::empty(),
+        };
+        if roots.is_empty() {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
         if let Some(path) = settings.ca_file {
             for cert in read_certs(path, "CA file")? {
                 roots.add(cert).map_err(|e| format!("invalid certificate in CA file {}: {e}", path.display()))?;
@@ -95,6 +126,32 @@ impl TlsConfig {
             .map_err(|e| TransportError::Tls(format!("invalid server name {host:?}: {e}")))?;
         self.connector.connect(name, tcp).await.map_err(|e| TransportError::Tls(e.to_string()))
     }
+}
+
+/// The platform's trust anchors. Read once per process (reading and parsing the system bundle costs
+/// milliseconds), again only when `SSL_CERT_FILE` / `SSL_CERT_DIR` changed. Certificates the store holds
+/// that webpki cannot use as anchors are skipped, as rustls-platform-verifier does.
+fn system_roots() -> RootCertStore {
+    type Key = (Option<std::ffi::OsString>, Option<std::ffi::OsString>);
+    static CACHE: std::sync::Mutex<Option<(Key, RootCertStore)>> = std::sync::Mutex::new(None);
+    let key = (std::env::var_os("SSL_CERT_FILE"), std::env::var_os("SSL_CERT_DIR"));
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((cached_key, roots)) = cache.as_ref() {
+        if *cached_key == key {
+            return roots.clone();
+        }
+    }
+    #[allow(unused_mut)]
+    let mut certs = rustls_native_certs::load_native_certs().certs;
+    #[cfg(target_os = "android")]
+    if certs.is_empty() {
+        let dir = Path::new("/system/etc/security/cacerts");
+        certs = rustls_native_certs::load_certs_from_paths(None, Some(dir)).certs;
+    }
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(certs);
+    *cache = Some((key, roots.clone()));
+    roots
 }
 
 /// Parses `sha256/<base64 of 32 bytes>`.
