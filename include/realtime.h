@@ -142,17 +142,25 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * This thread's last failure message; `""` when none; never NULL. Valid until the next failing call
- * on this thread.
+ * The message of this thread's last call's failure; `""` when the last call succeeded; never NULL.
+ *
+ * When it is set: every function of this library except realtime_last_error(),
+ * realtime_last_error_status(), realtime_status_str() and realtime_version() sets it on the calling
+ * thread — to the failure's message when the call fails, to `""` when it succeeds (a 0 or NULL that is
+ * not a failure, such as realtime_socket_id() on a client not connected, leaves `""`). Read it right
+ * after the call it describes. The pointer stays valid (its text may become `""`) until the next
+ * failing call on this thread.
  *
  * Thread: any. The returned string is owned by the library; do not free it.
  */
 const char *realtime_last_error(void);
 
 /**
- * The status of this thread's last failure (the one realtime_last_error() describes), or
- * REALTIME_STATUS_OK when none: tells why a function that returns NULL or 0 failed, e.g.
- * REALTIME_STATUS_UNKNOWN_OPTION from realtime_new(). Thread: any.
+ * The status of this thread's last call (the failure realtime_last_error() describes), set by the same
+ * functions and at the same time: REALTIME_STATUS_OK when that call succeeded, otherwise why it
+ * failed — e.g. REALTIME_STATUS_UNKNOWN_OPTION from realtime_new(), or, after realtime_socket_id()
+ * returned 0, REALTIME_STATUS_OK for "not connected" against an error status for a bad handle.
+ * Thread: any.
  */
 realtime_status realtime_last_error_status(void);
 

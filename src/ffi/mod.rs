@@ -26,27 +26,52 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+/// This thread's last error: its status and its NUL-terminated message.
+struct LastError {
+    status: realtime_status,
+    message: Vec<u8>,
+}
+
 thread_local! {
-    static LAST_ERROR: RefCell<(realtime_status, CString)> = RefCell::new((realtime_status::Ok, CString::default()));
+    static LAST_ERROR: RefCell<LastError> =
+        RefCell::new(LastError { status: realtime_status::Ok, message: vec![0] });
 }
 
 /// Records `error` as this thread's last error and returns its status.
 pub(crate) fn fail(error: &Error) -> realtime_status {
     let status = realtime_status::from(error);
-    LAST_ERROR.with(|last| *last.borrow_mut() = (status, to_cstring(&error.to_string())));
+    let message = to_cstring(&error.to_string()).into_bytes_with_nul();
+    LAST_ERROR.with(|last| *last.borrow_mut() = LastError { status, message });
     status
 }
 
-/// Runs an export's body, turning a panic into an `Internal` error so it never crosses into C.
+/// An export succeeded: this thread's last error is cleared (OK, ""). The message is emptied in place,
+/// so a pointer from realtime_last_error() stays valid until the next failing call, as documented.
+fn succeeded() {
+    LAST_ERROR.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.status != realtime_status::Ok || last.message[0] != 0 {
+            last.status = realtime_status::Ok;
+            last.message[0] = 0;
+        }
+    });
+}
+
+/// Runs an export's body, turning a panic into an `Internal` error so it never crosses into C; a
+/// success clears this thread's last error.
 fn run<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| {
+    let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| {
         let message = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "panic".to_owned());
         Err(Error::Internal(message))
-    })
+    });
+    if result.is_ok() {
+        succeeded();
+    }
+    result
 }
 
 /// For exports returning a value: on failure, records the error and returns `fallback`.
@@ -95,21 +120,29 @@ pub(crate) fn to_cstring(text: &str) -> CString {
     CString::new(text).unwrap_or_else(|_| CString::new(text.replace('\0', "\u{FFFD}")).expect("no NUL left"))
 }
 
-/// This thread's last failure message; `""` when none; never NULL. Valid until the next failing call
-/// on this thread.
+/// The message of this thread's last call's failure; `""` when the last call succeeded; never NULL.
+///
+/// When it is set: every function of this library except realtime_last_error(),
+/// realtime_last_error_status(), realtime_status_str() and realtime_version() sets it on the calling
+/// thread — to the failure's message when the call fails, to `""` when it succeeds (a 0 or NULL that is
+/// not a failure, such as realtime_socket_id() on a client not connected, leaves `""`). Read it right
+/// after the call it describes. The pointer stays valid (its text may become `""`) until the next
+/// failing call on this thread.
 ///
 /// Thread: any. The returned string is owned by the library; do not free it.
 #[no_mangle]
 pub extern "C" fn realtime_last_error() -> *const c_char {
-    LAST_ERROR.with(|last| last.borrow().1.as_ptr())
+    LAST_ERROR.with(|last| last.borrow().message.as_ptr().cast())
 }
 
-/// The status of this thread's last failure (the one realtime_last_error() describes), or
-/// REALTIME_STATUS_OK when none: tells why a function that returns NULL or 0 failed, e.g.
-/// REALTIME_STATUS_UNKNOWN_OPTION from realtime_new(). Thread: any.
+/// The status of this thread's last call (the failure realtime_last_error() describes), set by the same
+/// functions and at the same time: REALTIME_STATUS_OK when that call succeeded, otherwise why it
+/// failed — e.g. REALTIME_STATUS_UNKNOWN_OPTION from realtime_new(), or, after realtime_socket_id()
+/// returned 0, REALTIME_STATUS_OK for "not connected" against an error status for a bad handle.
+/// Thread: any.
 #[no_mangle]
 pub extern "C" fn realtime_last_error_status() -> realtime_status {
-    LAST_ERROR.with(|last| last.borrow().0)
+    LAST_ERROR.with(|last| last.borrow().status)
 }
 
 /// The library version, e.g. `"0.1.0"`. Static storage; never NULL.
