@@ -193,3 +193,17 @@ clean-tests:
 	rm -rf $(BUILD)/c $(BUILD)/c-asan $(GEN_DIR)
 
 .SECONDARY:
+
+# ---------------------------------------------------------------------------------------------------
+# Proxies (issue 9 item 3): tests/c/test_proxy.c starts Debian's tinyproxy (HTTP CONNECT) and dante-server's
+# danted (SOCKS5) itself, on free loopback ports; building it installs them when they are missing.
+PROXY_PACKAGES := tinyproxy dante-server
+
+.PHONY: proxy-deps
+proxy-deps:
+	@if [ ! -x /usr/bin/tinyproxy ] || [ ! -x /usr/sbin/danted ]; then \
+	  echo "installing $(PROXY_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PROXY_PACKAGES); \
+	fi
+
+$(BUILD)/c/test_proxy $(BUILD)/c-asan/test_proxy: | proxy-deps

@@ -18,6 +18,8 @@ pub struct EngineTarget {
     pub headers: Vec<(String, String)>,
     pub tls: Option<TlsConfig>,
     pub timeout: Duration,
+    /// The `proxy` option: tunnel through it.
+    pub proxy: Option<transport::Proxy>,
 }
 
 /// Why an attempt to open failed: `connect_error`'s message and data.
@@ -35,7 +37,7 @@ impl From<TransportError> for OpenFailure {
                 let body = serde_json::from_str::<Value>(body).unwrap_or_else(|_| Value::String(body.clone()));
                 json!({ "status": status, "body": body })
             }
-            _ => Value::Null,
+            other => other.data().unwrap_or(Value::Null),
         };
         OpenFailure { message: err.to_string(), data }
     }
@@ -73,7 +75,7 @@ impl EngineConnection {
     }
 
     async fn open_inner(target: &EngineTarget) -> Result<Self, OpenFailure> {
-        let ws = transport::connect(&target.url, &target.headers, target.tls.as_ref()).await?;
+        let ws = transport::connect(&target.url, &target.headers, target.tls.as_ref(), target.proxy.as_ref()).await?;
         let (sink, mut reader) = ws.split();
         let handshake = loop {
             let failure = |message: String| OpenFailure { message, data: Value::Null };

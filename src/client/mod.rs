@@ -19,7 +19,7 @@ pub use options::{ClientOptions, Endpoint};
 use crate::error::{Error, Result};
 use crate::protocol::socketio::{event_items, is_reserved_event, validate_placeholders, MAX_ATTACHMENTS};
 use crate::protocol::{EnginePacket, Packet};
-use crate::transport::{TlsConfig, TlsSettings};
+use crate::transport::{Proxy, TlsConfig, TlsSettings};
 use engine::EngineTarget;
 use futures_util::FutureExt;
 use manager::{Command, ManagerTask, ReconnectPolicy};
@@ -62,6 +62,7 @@ impl ManagerHandle {
             headers: options.extra_headers.clone(),
             tls,
             timeout: options.timeout,
+            proxy: options.proxy.as_deref().map(Proxy::parse).transpose().map_err(Error::InvalidOptions)?,
         };
         let policy = ReconnectPolicy {
             enabled: options.reconnection,

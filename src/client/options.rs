@@ -28,6 +28,8 @@ pub struct ClientOptions {
     pub ca_file: Option<PathBuf>,
     /// `"system"` (default): the platform's trust store; `"bundled"`: the bundled Mozilla roots only.
     pub trust_store: TrustStore,
+    /// `http://[user:password@]host:port` (HTTP CONNECT) or `socks5://` / `socks5h://` (SOCKS5).
+    pub proxy: Option<String>,
     /// `sha256/<base64>` SubjectPublicKeyInfo pins; empty: no pinning.
     pub pinned_public_keys: Vec<String>,
     /// A client certificate (PEM chain) and its key, for servers that ask for one.
@@ -62,6 +64,7 @@ impl Default for ClientOptions {
             ack_timeout: None,
             ca_file: None,
             trust_store: TrustStore::System,
+            proxy: None,
             pinned_public_keys: Vec::new(),
             client_cert_file: None,
             client_key_file: None,
@@ -141,6 +144,7 @@ impl ClientOptions {
                 "bufferMessages" => options.buffer_messages = field.boolean()?,
                 "autoJoinChannels" => options.auto_join_channels = field.boolean()?,
                 "trustStore" => options.trust_store = field.trust_store()?,
+                "proxy" => options.proxy = field.optional_string()?.map(str::to_owned),
                 _ => return Err(Error::UnknownOption(key.clone())),
             }
         }

@@ -3,9 +3,11 @@
 //! tokio-tungstenite. Knows nothing of Socket.IO.
 
 mod happy_eyeballs;
+mod proxy;
 mod resolve;
 mod tls;
 
+pub use proxy::Proxy;
 pub use tls::{TlsConfig, TlsSettings, TrustStore};
 
 use std::fmt;
@@ -43,6 +45,20 @@ pub enum TransportError {
     Http { status: u16, body: String },
     /// The WebSocket handshake failed otherwise.
     WebSocket(String),
+    /// The proxy refused the tunnel: `status_line` is its HTTP status line (or SOCKS5's reply).
+    Proxy { proxy: String, status: Option<u16>, status_line: String },
+}
+
+impl TransportError {
+    /// What the failure carries for `on_error`'s `data`, beyond its message (JSON), if anything.
+    pub fn data(&self) -> Option<serde_json::Value> {
+        match self {
+            TransportError::Proxy { proxy, status, status_line } => {
+                Some(serde_json::json!({ "proxy": proxy, "status": status, "statusLine": status_line }))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for TransportError {
@@ -57,28 +73,39 @@ impl fmt::Display for TransportError {
                 write!(f, "the server refused the WebSocket upgrade with HTTP {status}: {body}")
             }
             TransportError::WebSocket(m) => write!(f, "WebSocket handshake failed: {m}"),
+            TransportError::Proxy { proxy, status_line, .. } => write!(f, "the proxy {proxy} refused: {status_line}"),
         }
     }
 }
 
-/// Opens a WebSocket to `url` (`ws://` or `wss://`) with extra request headers.
+/// Opens a WebSocket to `url` (`ws://` or `wss://`) with extra request headers, through a tunnel of
+/// `proxy` when there is one (TLS to the origin runs inside the tunnel).
 pub async fn connect(
     url: &Url,
     headers: &[(String, String)],
     tls: Option<&TlsConfig>,
+    proxy: Option<&Proxy>,
 ) -> Result<WebSocket, TransportError> {
     let host = url.host_str().ok_or_else(|| TransportError::Io("URL has no host".to_owned()))?;
     let port = url.port_or_known_default().unwrap_or(if tls.is_some() { 443 } else { 80 });
     // `host_str` keeps IPv6 brackets; the resolver wants them off.
     let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-    let addresses = resolve::resolve(bare_host, port)
+    let (dial_host, dial_port) = proxy.map_or((bare_host, port), |proxy| (proxy.host(), proxy.port()));
+    let what = match proxy {
+        Some(proxy) => format!("the proxy {}", proxy.display_url()),
+        None => format!("{host}:{port}"),
+    };
+    let addresses = resolve::resolve(dial_host, dial_port)
         .await
-        .map_err(|e| TransportError::Io(format!("cannot resolve {host}: {e}")))?;
+        .map_err(|e| TransportError::Io(format!("cannot resolve {dial_host}: {e}")))?;
     let addresses = happy_eyeballs::interleave(&addresses);
-    let tcp = happy_eyeballs::connect_first(&addresses, happy_eyeballs::ATTEMPT_DELAY, TcpStream::connect)
+    let mut tcp = happy_eyeballs::connect_first(&addresses, happy_eyeballs::ATTEMPT_DELAY, TcpStream::connect)
         .await
-        .map_err(|e| TransportError::Io(format!("cannot connect to {host}:{port}: {e}")))?;
+        .map_err(|e| TransportError::Io(format!("cannot connect to {what}: {e}")))?;
     tcp.set_nodelay(true).ok();
+    if let Some(proxy) = proxy {
+        proxy.tunnel(&mut tcp, bare_host, port).await?;
+    }
     let stream: Box<dyn ByteStream> = match tls {
         Some(tls) => Box::new(tls.handshake(bare_host, tcp).await?),
         None => Box::new(tcp),
