@@ -149,4 +149,40 @@ mod tests {
         assert!(result.unwrap_err().to_string().contains("127.0.0.1:1 refused"));
         assert!(run(&[], 10).await.0.is_err());
     }
+
+    /// A loopback address that swallows connection attempts: a listener whose accept queue is full
+    /// (backlog 0, never accepting) drops further SYNs, so a connect there hangs like a blackholed route.
+    fn blackholed_listener() -> (std::net::TcpListener, Vec<std::net::TcpStream>) {
+        use std::os::fd::AsRawFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        // SAFETY: a valid listening socket; listen() again only changes its backlog.
+        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+        let address = listener.local_addr().unwrap();
+        let mut filling = Vec::new();
+        for _ in 0..16 {
+            match std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)) {
+                Ok(stream) => filling.push(stream),
+                Err(_) => return (listener, filling),
+            }
+        }
+        panic!("the accept queue never filled");
+    }
+
+    #[tokio::test]
+    async fn real_sockets_a_blackholed_address_costs_one_delay() {
+        let (dead, _filling) = blackholed_listener();
+        let alive = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addresses = [dead.local_addr().unwrap(), alive.local_addr().unwrap()];
+        let start = Instant::now();
+        let stream = tokio::time::timeout(
+            Duration::from_secs(5),
+            connect_first(&addresses, ATTEMPT_DELAY, tokio::net::TcpStream::connect),
+        )
+        .await
+        .expect("stuck on the blackholed address")
+        .unwrap();
+        let elapsed = start.elapsed();
+        assert_eq!(stream.peer_addr().unwrap(), addresses[1]);
+        assert!(elapsed >= ATTEMPT_DELAY && elapsed < Duration::from_secs(2), "connected after {elapsed:?}");
+    }
 }
