@@ -14,7 +14,10 @@
 #   make demo           the lifecycle demo (examples/demo.c) against the bundled server
 #   make bench          connect latency, memory and threads per client; event throughput and ack round trips
 #   make header         regenerate include/realtime.h (commit it with the change)
-#   make install        header, librealtime.{a,so} into $(PREFIX) (default /usr/local)
+#   make install        header, librealtime.{a,so}, realtime.pc, the CMake package, the CLI and its man page
+#                       into $(DESTDIR)$(PREFIX) (default /usr/local)
+#   make cli            the `realtime` command-line client (build/realtime)
+#   make cli-test       the CLI against the bundled server; make install-test: pkg-config + CMake consumers
 #
 # Every test server listens on a free loopback port chosen by the OS (port 0); nothing uses fixed ports.
 
@@ -48,7 +51,8 @@ LDLIBS_TEST := -lpthread -ldl -lm
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all build header header-check lint test cargo-test node-deps tls-certs c-tests c-tests-asan c-tests-valgrind \
-        c-tests-build c-tests-asan-build clean-tests swift-test kotlin-test demo bench install
+        c-tests-build c-tests-asan-build clean-tests swift-test kotlin-test demo bench install \
+        cli cli-test install-test
 
 all: build
 
@@ -75,6 +79,8 @@ test:
 	$(MAKE) --no-print-directory c-tests-asan
 	$(MAKE) --no-print-directory swift-test
 	$(MAKE) --no-print-directory kotlin-test
+	$(MAKE) --no-print-directory cli-test
+	$(MAKE) --no-print-directory install-test
 
 header: build
 
@@ -113,11 +119,37 @@ bench: build node-deps
 	./$(BUILD)/bench_messaging
 
 PREFIX ?= /usr/local
-install: build
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+CLI     := $(BUILD)/realtime
+
+# The command-line client (cli/realtime.c), linked statically against the library.
+cli: $(CLI)
+$(CLI): cli/realtime.c $(HEADER) build
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLE_CFLAGS) -o $@ cli/realtime.c $(LIB_A) $(LDLIBS_TEST)
+
+# Header, both libraries, pkg-config file, CMake package, the CLI and its man page, under
+# $(DESTDIR)$(PREFIX). The .pc and CMake files name $(PREFIX) (the CMake package also works when moved).
+install: build $(CLI)
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/lib/cmake/realtime $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 $(HEADER) $(DESTDIR)$(PREFIX)/include/realtime.h
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/librealtime.a
 	install -m 755 target/release/librealtime.so $(DESTDIR)$(PREFIX)/lib/librealtime.so
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/realtime
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' packaging/realtime.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/realtime.pc
+	for f in realtimeConfig realtimeConfigVersion; do \
+	  sed -e 's|@VERSION@|$(VERSION)|g' packaging/$$f.cmake.in > $(DESTDIR)$(PREFIX)/lib/cmake/realtime/$$f.cmake; \
+	done
+	sed -e 's|@VERSION@|$(VERSION)|g' packaging/realtime.1 > $(DESTDIR)$(PREFIX)/share/man/man1/realtime.1
+
+# The CLI against the bundled server (plain, --json, exit codes, once through a pseudo-terminal), then
+# make install into a temporary prefix and a C program built against it with pkg-config and with CMake.
+cli-test: $(CLI) node-deps
+	node tests/server/with-server.js -- tests/cli/test_cli.sh $(CLI)
+install-test: build $(CLI) node-deps
+	node tests/server/with-server.js -- tests/pkg/test_install.sh
 
 # ---------------------------------------------------------------------------------------------------
 # Test peers: Node socket.io server, TLS material
