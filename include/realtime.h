@@ -96,7 +96,9 @@ typedef struct {
 } realtime_buffer;
 
 /**
- * A server event: `event` is its name; `args_json` the JSON array of its arguments, where each binary
+ * A server event: `event` is its name (decoded; a lone surrogate escape in it becomes U+FFFD);
+ * `args_json` the JSON array of its arguments, byte for byte as the server wrote them (escapes, lone
+ * surrogates, numbers, key order and nesting depth untouched), where each binary
  * argument is `{"_placeholder":true,"num":i}` and its bytes are `buffers[i]` (`buffer_count` of
  * them); `ack_id` is non-zero when the server asked for an ack: answer it with realtime_ack().
  * Every pointer is borrowed for the duration of the call.
@@ -109,7 +111,8 @@ typedef void (*realtime_event_fn)(void *user_data,
                                   uint64_t ack_id);
 
 /**
- * The outcome of an emit with ack: on success `error` is NULL and `args_json` (a JSON array),
+ * The outcome of an emit with ack: on success `error` is NULL and `args_json` (a JSON array, as the
+ * server wrote it),
  * `buffers` and `buffer_count` are the server's answer; on failure `error` is "operation has timed
  * out" or "socket has been disconnected" and `args_json` is NULL. Borrowed for the call.
  * It runs exactly once — unless the client is freed first: then it never runs (no callback runs after
@@ -346,7 +349,9 @@ uint64_t realtime_on_any(realtime_client *client, realtime_event_fn cb, void *us
 realtime_status realtime_off_any(realtime_client *client);
 
 /**
- * Emits `event` with the arguments in `args_json` (a JSON array text, or NULL for none).
+ * Emits `event` with the arguments in `args_json` (a JSON array text, or NULL for none). The text is
+ * validated (any nesting depth; lone surrogate escapes are valid, as in JavaScript) and sent exactly
+ * as written, never re-serialised.
  *
  * Connected: sent at once. Otherwise buffered (up to the maxBufferedEmits option) and sent in order
  * right after the next connect. Fails with REALTIME_STATUS_RESERVED_EVENT for a reserved name,
@@ -354,7 +359,9 @@ realtime_status realtime_off_any(realtime_client *client);
  * frame exceeds the server's maxPayload, REALTIME_STATUS_INVALID_ARGUMENT for bad JSON.
  * Both strings are borrowed for the call. Thread: any.
  */
-realtime_status realtime_emit(realtime_client *client, const char *event, const char *args_json);
+realtime_status realtime_emit(realtime_client *client,
+                              const char *event,
+                              const char *args_json);
 
 /**
  * Like realtime_emit(), but dropped (with REALTIME_STATUS_OK) when not connected, never buffered.

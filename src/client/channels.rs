@@ -7,6 +7,7 @@
 //! message arrives as its `eventName` with the same envelope, `channel` null for a broadcast.
 
 use super::event::IncomingEvent;
+use crate::protocol::json;
 use serde_json::{json, Value};
 
 pub const JOIN: &str = "join";
@@ -15,29 +16,36 @@ pub const UPDATE: &str = "update";
 pub const MEMBERS: &str = "members";
 pub const MESSAGE: &str = "message";
 
-pub fn join_packet(channel: &str) -> (String, Vec<Value>) {
-    (JOIN.to_owned(), vec![json!({ "channel": channel })])
+pub fn join_packet(channel: &str) -> (String, String) {
+    (JOIN.to_owned(), json!([{ "channel": channel }]).to_string())
 }
 
-pub fn leave_packet(channel: &str) -> (String, Vec<Value>) {
-    (LEAVE.to_owned(), vec![json!({ "channel": channel })])
+pub fn leave_packet(channel: &str) -> (String, String) {
+    (LEAVE.to_owned(), json!([{ "channel": channel }]).to_string())
 }
 
-pub fn update_packet(data: &Value) -> (String, Vec<Value>) {
-    (UPDATE.to_owned(), vec![json!({ "data": data })])
+pub fn update_packet(data: &Value) -> (String, String) {
+    (UPDATE.to_owned(), json!([{ "data": data }]).to_string())
 }
 
-pub fn members_packet(channel: &str) -> (String, Vec<Value>) {
-    (MEMBERS.to_owned(), vec![json!({ "channel": channel })])
+pub fn members_packet(channel: &str) -> (String, String) {
+    (MEMBERS.to_owned(), json!([{ "channel": channel }]).to_string())
 }
 
-/// A broadcast (`channel` None) or a message to one channel.
-pub fn message_packet(channel: Option<&str>, event_name: &str, message: Value) -> (String, Vec<Value>) {
-    let mut payload = json!({ "eventName": event_name, "message": message });
+/// A broadcast (`channel` None) or a message to one channel; `message` is JSON text (validated by
+/// the caller), sent as written.
+pub fn message_packet(channel: Option<&str>, event_name: &str, message: &str) -> (String, String) {
+    let mut payload = String::with_capacity(message.len() + event_name.len() + 48);
+    payload.push_str("[{\"eventName\":");
+    json::push_string(&mut payload, event_name);
+    payload.push_str(",\"message\":");
+    payload.push_str(message.trim());
     if let Some(channel) = channel {
-        payload["channel"] = Value::String(channel.to_owned());
+        payload.push_str(",\"channel\":");
+        json::push_string(&mut payload, channel);
     }
-    (MESSAGE.to_owned(), vec![payload])
+    payload.push_str("}]");
+    (MESSAGE.to_owned(), payload)
 }
 
 /// Which membership change a `channel:*` event reports.
@@ -68,7 +76,8 @@ pub struct ChannelEnvelope {
 
 /// Reads the envelope from an event's first argument; `None` when it has another shape.
 pub fn parse_envelope(event: &IncomingEvent) -> Option<ChannelEnvelope> {
-    let payload = event.args.first()?.as_object()?;
+    let args: Value = serde_json::from_str(&event.args).ok()?;
+    let payload = args.as_array()?.first()?.as_object()?;
     let channel = match payload.get("channel") {
         Some(Value::String(s)) => Some(s.clone()),
         None | Some(Value::Null) => None,
@@ -91,14 +100,14 @@ mod tests {
 
     #[test]
     fn payloads_use_agnost_vocabulary() {
-        assert_eq!(join_packet("room"), ("join".to_owned(), vec![json!({"channel":"room"})]));
-        assert_eq!(leave_packet("room").1, vec![json!({"channel":"room"})]);
-        assert_eq!(update_packet(&json!({"name":"ann"})).1, vec![json!({"data":{"name":"ann"}})]);
-        assert_eq!(members_packet("room").1, vec![json!({"channel":"room"})]);
-        assert_eq!(message_packet(None, "chat", json!("hi")).1, vec![json!({"eventName":"chat","message":"hi"})]);
+        assert_eq!(join_packet("room"), ("join".to_owned(), r#"[{"channel":"room"}]"#.to_owned()));
+        assert_eq!(leave_packet("room").1, r#"[{"channel":"room"}]"#);
+        assert_eq!(update_packet(&json!({"name":"ann"})).1, r#"[{"data":{"name":"ann"}}]"#);
+        assert_eq!(members_packet("room").1, r#"[{"channel":"room"}]"#);
+        assert_eq!(message_packet(None, "chat", r#""hi""#).1, r#"[{"eventName":"chat","message":"hi"}]"#);
         assert_eq!(
-            message_packet(Some("room"), "chat", json!({"t":1})).1,
-            vec![json!({"channel":"room","eventName":"chat","message":{"t":1}})]
+            message_packet(Some("room"), "chat", r#"{"t":1, "s":"\ud83d"}"#).1,
+            r#"[{"eventName":"chat","message":{"t":1, "s":"\ud83d"},"channel":"room"}]"#
         );
     }
 
@@ -106,7 +115,7 @@ mod tests {
     fn parses_envelopes() {
         let event = |args: Value| IncomingEvent {
             name: "channel:join".into(),
-            args: args.as_array().unwrap().clone(),
+            args: args.to_string(),
             attachments: vec![],
             ack: None,
         };

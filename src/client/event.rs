@@ -5,10 +5,12 @@ use serde_json::Value;
 /// An event the server emitted to this socket.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncomingEvent {
+    /// The event name, decoded (a lone surrogate escape in it becomes U+FFFD).
     pub name: String,
-    /// The arguments after the name; binary arguments are `{"_placeholder":true,"num":i}` objects
-    /// referring to `attachments[i]`.
-    pub args: Vec<Value>,
+    /// The arguments after the name, as the JSON array text the server sent them (byte for byte:
+    /// escapes, numbers and key order as sent); binary arguments are `{"_placeholder":true,"num":i}`
+    /// objects referring to `attachments[i]`.
+    pub args: String,
     pub attachments: Vec<Vec<u8>>,
     /// The handle to answer the server's ack request with (`Socket::answer_ack`), if it asked for one.
     pub ack: Option<u64>,
@@ -17,8 +19,9 @@ pub struct IncomingEvent {
 /// The result of an emit that asked for an ack.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AckOutcome {
-    /// The server's answer (placeholders and attachments as in [`IncomingEvent`]).
-    Answered { args: Vec<Value>, attachments: Vec<Vec<u8>> },
+    /// The server's answer: its JSON array text as sent (placeholders and attachments as in
+    /// [`IncomingEvent`]).
+    Answered { args: String, attachments: Vec<Vec<u8>> },
     /// "operation has timed out" or "socket has been disconnected".
     Failed(String),
 }
@@ -70,10 +73,10 @@ impl Event {
     pub fn flow_cost(&self) -> Option<usize> {
         match self {
             Event::Message(event) => {
-                Some(event.name.len() + event.args.len() * 8 + event.attachments.iter().map(Vec::len).sum::<usize>())
+                Some(event.name.len() + event.args.len() + event.attachments.iter().map(Vec::len).sum::<usize>())
             }
             Event::AckResult { outcome: AckOutcome::Answered { args, attachments }, .. } => {
-                Some(args.len() * 8 + attachments.iter().map(Vec::len).sum::<usize>())
+                Some(args.len() + attachments.iter().map(Vec::len).sum::<usize>())
             }
             _ => None,
         }

@@ -55,7 +55,7 @@ pub enum Command {
         key: u64,
         server_id: u64,
         epoch: u64,
-        args: Vec<Value>,
+        args: String,
         attachments: Vec<Vec<u8>>,
     },
     Channel {
@@ -394,15 +394,17 @@ impl ManagerTask {
                     }
                     return;
                 }
-                let data = match packet.data {
-                    Some(Value::Object(map)) => map,
+                // A small object the server builds ({sid, pid}): a tree is fine here.
+                let data = match packet.data.as_deref().map(serde_json::from_str::<Value>) {
+                    Some(Ok(Value::Object(map))) => map,
                     _ => serde_json::Map::new(),
                 };
                 slot.on_connect_reply(&data, connection, max_payload);
             }
             PacketType::ConnectError => {
                 if slot.active {
-                    let (message, data) = connect_error_parts(packet.data);
+                    let data = packet.data.as_deref().and_then(|text| serde_json::from_str(text).ok());
+                    let (message, data) = connect_error_parts(data);
                     slot.ended_by_server(Some(Event::Error { message, data }));
                 } else {
                     slot.on_disconnected();

@@ -17,8 +17,7 @@ pub use event::{AckCallback, AckOutcome, Event, EventSink, IncomingEvent};
 pub use options::{ClientOptions, Endpoint};
 
 use crate::error::{Error, Result};
-use crate::protocol::socketio::{event_items, is_reserved_event, validate_placeholders, MAX_ATTACHMENTS};
-use crate::protocol::{EnginePacket, Packet};
+use crate::protocol::socketio::{is_reserved_event, validate_outgoing, MAX_ATTACHMENTS};
 use crate::transport::{Proxy, TlsConfig, TlsSettings};
 use engine::EngineTarget;
 use futures_util::FutureExt;
@@ -89,8 +88,9 @@ impl ManagerHandle {
 /// What to emit.
 pub struct EmitRequest {
     pub name: String,
-    /// The arguments; binary ones as `{"_placeholder":true,"num":i}` referring to `attachments[i]`.
-    pub args: Vec<Value>,
+    /// The arguments as a JSON array text, sent as written; binary ones as
+    /// `{"_placeholder":true,"num":i}` referring to `attachments[i]`.
+    pub args: String,
     pub attachments: Vec<Vec<u8>>,
     /// Dropped instead of buffered while not connected.
     pub volatile: bool,
@@ -214,8 +214,7 @@ impl Socket {
         if is_reserved_event(&request.name) {
             return Err(Error::ReservedEvent(request.name));
         }
-        let items = event_items(request.name.clone(), request.args.iter().cloned());
-        self.check_payload(items, &request.attachments, None)?;
+        self.check_payload(&request.args, request.name.len() + 8, &request.attachments)?;
         let counted = match self.shared.admit_emit(request.volatile) {
             Ok(Admission::Drop) => return Ok(()),
             Ok(Admission::Send) => false,
@@ -225,36 +224,37 @@ impl Socket {
         self.manager.send(Command::Emit { key: self.key, emit: EmitCommand { request, counted } })
     }
 
-    /// Answers the server's ack request `handle` (from [`IncomingEvent::ack`]) exactly once.
-    pub fn answer_ack(&self, handle: u64, args: Vec<Value>, attachments: Vec<Vec<u8>>) -> Result<()> {
-        self.check_payload(args.clone(), &attachments, Some(0))?;
+    /// Answers the server's ack request `handle` (from [`IncomingEvent::ack`]) exactly once; `args` is
+    /// a JSON array text, sent as written.
+    pub fn answer_ack(&self, handle: u64, args: String, attachments: Vec<Vec<u8>>) -> Result<()> {
+        self.check_payload(&args, 0, &attachments)?;
         let (server_id, epoch) = self.shared.take_server_ack(handle).ok_or(Error::UnknownAck(handle))?;
         self.manager.send(Command::AnswerAck { key: self.key, server_id, epoch, args, attachments })
     }
 
-    /// Checks what the server would refuse by dropping the connection: too many attachments, a
-    /// placeholder without its buffer, a frame over `maxPayload`.
-    fn check_payload(&self, items: Vec<Value>, attachments: &[Vec<u8>], ack_id: Option<u64>) -> Result<()> {
+    /// Checks what the server would refuse by dropping the connection: JSON that is not an array, too
+    /// many attachments, a placeholder without its buffer, a frame over `maxPayload` (`args` plus
+    /// `extra` bytes of name and framing).
+    fn check_payload(&self, args: &str, extra: usize, attachments: &[Vec<u8>]) -> Result<()> {
         if attachments.len() > MAX_ATTACHMENTS {
             return Err(Error::InvalidArgument(format!(
                 "{} binary attachments; the server accepts at most {MAX_ATTACHMENTS}",
                 attachments.len()
             )));
         }
-        let items = Value::Array(items);
-        validate_placeholders(&items, attachments.len()).map_err(|_| {
-            Error::InvalidArgument(
+        validate_outgoing(args, attachments.len()).map_err(|e| match e {
+            crate::protocol::ProtocolError::BadPlaceholder => Error::InvalidArgument(
                 "a {\"_placeholder\":true,\"num\":i} argument refers to a buffer that was not given".to_owned(),
-            )
+            ),
+            crate::protocol::ProtocolError::BadJson(e) => {
+                Error::InvalidArgument(format!("args_json is not valid JSON: {e}"))
+            }
+            _ => Error::InvalidArgument("args_json must be a JSON array, e.g. [\"hello\", 1]".to_owned()),
         })?;
         let max = self.shared.max_payload();
-        let Value::Array(items) = items else { unreachable!("built as an array") };
-        let packet = match ack_id {
-            Some(id) => Packet::ack(&self.nsp, id, items, attachments.to_vec()),
-            None => Packet::event(&self.nsp, items, attachments.to_vec(), Some(u64::from(u32::MAX))),
-        };
-        let text = EnginePacket::Message(packet.encode()).encode_text().unwrap_or_default();
-        let largest = attachments.iter().map(Vec::len).chain([text.len()]).max().unwrap_or(0);
+        // "4" + type + "N-" + "/nsp," + ack id + the items: an upper bound of the text frame.
+        let text = args.len() + extra + self.nsp.len() + 2 + 3 + 1 + 20;
+        let largest = attachments.iter().map(Vec::len).chain([text]).max().unwrap_or(0);
         if largest as u64 > max {
             return Err(Error::PayloadTooLarge { size: largest, max });
         }
@@ -266,7 +266,7 @@ impl Socket {
 
     fn emit_channel_event(
         &self,
-        (name, args): (String, Vec<Value>),
+        (name, args): (String, String),
         volatile: bool,
         ack: Option<AckCallback>,
     ) -> Result<()> {
@@ -274,7 +274,10 @@ impl Socket {
     }
 
     /// Sends `message` as `event_name` to every client (`channel` None) or to one channel.
-    pub fn send_message(&self, channel: Option<&str>, event_name: &str, message: Value) -> Result<()> {
+    /// `message` is JSON text, validated here and sent as written.
+    pub fn send_message(&self, channel: Option<&str>, event_name: &str, message: &str) -> Result<()> {
+        crate::protocol::json::validate(message)
+            .map_err(|e| Error::InvalidArgument(format!("message_json is not valid JSON: {e}")))?;
         if event_name.is_empty() {
             return Err(Error::InvalidArgument("event_name is empty".to_owned()));
         }
@@ -296,9 +299,9 @@ impl Socket {
 
     /// With `autoJoinChannels` the task keeps the membership and re-sends it on every connect;
     /// without, these are plain emits.
-    fn membership(&self, command: ChannelCommand, packet: (String, Vec<Value>)) -> Result<()> {
+    fn membership(&self, command: ChannelCommand, packet: (String, String)) -> Result<()> {
         if self.auto_join_channels {
-            self.check_payload(event_items(packet.0.clone(), packet.1.iter().cloned()), &[], None)?;
+            self.check_payload(&packet.1, packet.0.len() + 8, &[])?;
             self.manager.send(Command::Channel { key: self.key, command })
         } else {
             self.emit_channel_event(packet, false, None)

@@ -7,6 +7,7 @@ use super::engine::EngineConnection;
 use super::event::{AckCallback, AckOutcome, Event, IncomingEvent};
 use super::socket::SocketShared;
 use super::EmitRequest;
+use crate::protocol::json;
 use crate::protocol::socketio::event_items;
 use crate::protocol::Packet;
 use serde_json::{Map, Value};
@@ -151,14 +152,14 @@ impl SocketSlot {
         }
         let EmitRequest { name, args, attachments, volatile, ack, timeout } = request;
         let timeout = timeout.or(self.config.ack_timeout);
-        self.send_event(name, args, attachments, ack.map(AckKind::User), timeout, volatile, counted, connection);
+        self.send_event(&name, &args, attachments, ack.map(AckKind::User), timeout, volatile, counted, connection);
     }
 
     #[allow(clippy::too_many_arguments)]
     fn send_event(
         &mut self,
-        name: String,
-        args: Vec<Value>,
+        name: &str,
+        args: &str,
         attachments: Vec<Vec<u8>>,
         ack: Option<AckKind>,
         timeout: Option<Duration>,
@@ -209,7 +210,7 @@ impl SocketSlot {
         let (seq, name, args, attachments) =
             (first.seq, request.name.clone(), request.args.clone(), request.attachments.clone());
         let timeout = request.timeout.or(timeout);
-        self.send_event(name, args, attachments, Some(AckKind::Queue(seq)), timeout, false, false, connection);
+        self.send_event(&name, &args, attachments, Some(AckKind::Queue(seq)), timeout, false, false, connection);
     }
 
     fn on_queue_result(&mut self, seq: u64, outcome: AckOutcome, connection: Option<&EngineConnection>) {
@@ -238,7 +239,7 @@ impl SocketSlot {
         &mut self,
         server_id: u64,
         epoch: u64,
-        args: Vec<Value>,
+        args: String,
         attachments: Vec<Vec<u8>>,
         connection: Option<&EngineConnection>,
     ) {
@@ -273,7 +274,7 @@ impl SocketSlot {
         // Offline, nothing is buffered: the connect that follows re-sends the membership.
         if self.connected {
             let (name, args) = packet;
-            self.send_event(name, args, Vec::new(), None, None, false, false, connection);
+            self.send_event(&name, &args, Vec::new(), None, None, false, false, connection);
         }
     }
 
@@ -281,12 +282,12 @@ impl SocketSlot {
         if !self.config.auto_join_channels {
             return;
         }
-        let mut packets: Vec<(String, Vec<Value>)> = self.joined.iter().map(|c| channels::join_packet(c)).collect();
+        let mut packets: Vec<(String, String)> = self.joined.iter().map(|c| channels::join_packet(c)).collect();
         if let Some(profile) = &self.profile {
             packets.push(channels::update_packet(profile));
         }
         for (name, args) in packets {
-            self.send_event(name, args, Vec::new(), None, None, false, false, connection);
+            self.send_event(&name, &args, Vec::new(), None, None, false, false, connection);
         }
     }
 
@@ -345,7 +346,7 @@ impl SocketSlot {
         let Some((name, args)) = packet.event_name_and_args() else {
             return;
         };
-        let event = IncomingEvent { name, args: args.to_vec(), attachments: packet.attachments, ack: server_ack };
+        let event = IncomingEvent { name, args, attachments: packet.attachments, ack: server_ack };
         if self.connected {
             self.deliver_event(event);
         } else if self.connect_sent {
@@ -355,8 +356,9 @@ impl SocketSlot {
 
     fn deliver_event(&mut self, mut event: IncomingEvent) {
         if self.pid.is_some() {
-            if let Some(Value::String(offset)) = event.args.last() {
-                self.last_offset = Some(offset.clone());
+            let last = json::array_elements(&event.args).and_then(|items| items.last().copied());
+            if let Some(offset) = last.filter(|l| l.starts_with('"')).and_then(json::decode_string) {
+                self.last_offset = Some(offset);
             }
         }
         let server_ack = event.ack.take();
@@ -372,10 +374,7 @@ impl SocketSlot {
         let Some(pending) = self.acks.remove(&id) else {
             return;
         };
-        let args = match packet.data {
-            Some(Value::Array(items)) => items,
-            _ => Vec::new(),
-        };
+        let args = packet.data.unwrap_or_else(|| "[]".to_owned());
         let outcome = AckOutcome::Answered { args, attachments: packet.attachments };
         self.finish_ack(pending.kind, outcome, connection);
     }

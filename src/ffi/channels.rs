@@ -9,7 +9,6 @@ use crate::client::{AckOutcome, Event};
 use crate::dispatch::EventKind;
 use crate::error::Error;
 use crate::ffi::realtime_status;
-use serde_json::Value;
 use std::ffi::{c_char, c_void};
 
 /// A channel event: `channel` (NULL for a broadcast message), `member_id` (the socket id of the member
@@ -85,10 +84,7 @@ pub unsafe extern "C" fn realtime_send(
         // SAFETY: as above.
         let event_name = unsafe { required_str(event_name, "event_name") }?;
         // SAFETY: as above.
-        let message = match unsafe { optional_str(message_json, "message_json") }? {
-            Some(text) => parse_json(text, "message_json")?,
-            None => Value::Null,
-        };
+        let message = unsafe { optional_str(message_json, "message_json") }?.unwrap_or("null");
         entry.socket.send_message(channel, event_name, message)
     })
 }
@@ -152,8 +148,8 @@ pub unsafe extern "C" fn realtime_get_members(
                 let user_data = user_data;
                 match outcome {
                     AckOutcome::Answered { args, .. } => {
-                        let members =
-                            to_cstring(&args.first().cloned().unwrap_or(Value::Array(Vec::new())).to_string());
+                        let first = crate::protocol::json::split_first_element(args).map(|(first, _)| first);
+                        let members = to_cstring(first.unwrap_or("[]"));
                         // SAFETY: the application passed `cb` with `user_data`; the string outlives the call.
                         unsafe { cb(user_data.0, std::ptr::null(), members.as_ptr()) }
                     }

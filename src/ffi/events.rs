@@ -21,7 +21,9 @@ pub struct realtime_buffer {
     pub len: usize,
 }
 
-/// A server event: `event` is its name; `args_json` the JSON array of its arguments, where each binary
+/// A server event: `event` is its name (decoded; a lone surrogate escape in it becomes U+FFFD);
+/// `args_json` the JSON array of its arguments, byte for byte as the server wrote them (escapes, lone
+/// surrogates, numbers, key order and nesting depth untouched), where each binary
 /// argument is `{"_placeholder":true,"num":i}` and its bytes are `buffers[i]` (`buffer_count` of
 /// them); `ack_id` is non-zero when the server asked for an ack: answer it with realtime_ack().
 /// Every pointer is borrowed for the duration of the call.
@@ -36,7 +38,8 @@ pub type realtime_event_fn = Option<
     ),
 >;
 
-/// The outcome of an emit with ack: on success `error` is NULL and `args_json` (a JSON array),
+/// The outcome of an emit with ack: on success `error` is NULL and `args_json` (a JSON array, as the
+/// server wrote it),
 /// `buffers` and `buffer_count` are the server's answer; on failure `error` is "operation has timed
 /// out" or "socket has been disconnected" and `args_json` is NULL. Borrowed for the call.
 /// It runs exactly once — unless the client is freed first: then it never runs (no callback runs after
@@ -51,15 +54,12 @@ pub type realtime_ack_fn = Option<
     ),
 >;
 
-/// Parses `args_json`: NULL or empty means no arguments; otherwise a JSON array.
-pub(super) fn parse_args(args_json: Option<&str>) -> Result<Vec<Value>> {
-    let Some(text) = args_json.filter(|t| !t.trim().is_empty()) else {
-        return Ok(Vec::new());
-    };
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Array(items)) => Ok(items),
-        Ok(_) => Err(Error::InvalidArgument("args_json must be a JSON array, e.g. [\"hello\", 1]".to_owned())),
-        Err(e) => Err(Error::InvalidArgument(format!("args_json is not valid JSON: {e}"))),
+/// Takes `args_json` as written: NULL or empty means no arguments; otherwise a JSON array text (the
+/// core validates it, at any depth, and sends it unchanged).
+pub(super) fn parse_args(args_json: Option<&str>) -> String {
+    match args_json.filter(|t| !t.trim().is_empty()) {
+        Some(text) => text.to_owned(),
+        None => "[]".to_owned(),
     }
 }
 
@@ -102,8 +102,8 @@ fn views(attachments: &[Vec<u8>]) -> Vec<realtime_buffer> {
     attachments.iter().map(|a| realtime_buffer { data: a.as_ptr(), len: a.len() }).collect()
 }
 
-fn json_text(values: &[Value]) -> CString {
-    to_cstring(&serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned()))
+fn json_text(text: &str) -> CString {
+    to_cstring(text)
 }
 
 /// Calls a realtime_event_fn with a server event.
@@ -225,7 +225,7 @@ unsafe fn emit(
         // SAFETY: forwarded from the caller.
         let name = unsafe { required_str(event, "event") }?.to_owned();
         // SAFETY: forwarded from the caller.
-        let args = parse_args(unsafe { optional_str(args_json, "args_json") }?)?;
+        let args = parse_args(unsafe { optional_str(args_json, "args_json") }?);
         // SAFETY: forwarded from the caller.
         let attachments = unsafe { copy_buffers(buffers, buffer_count) }?;
         let timeout = (timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms)));
@@ -233,7 +233,9 @@ unsafe fn emit(
     })
 }
 
-/// Emits `event` with the arguments in `args_json` (a JSON array text, or NULL for none).
+/// Emits `event` with the arguments in `args_json` (a JSON array text, or NULL for none). The text is
+/// validated (any nesting depth; lone surrogate escapes are valid, as in JavaScript) and sent exactly
+/// as written, never re-serialised.
 ///
 /// Connected: sent at once. Otherwise buffered (up to the maxBufferedEmits option) and sent in order
 /// right after the next connect. Fails with REALTIME_STATUS_RESERVED_EVENT for a reserved name,
@@ -328,7 +330,7 @@ pub unsafe extern "C" fn realtime_ack_binary(
     boundary_status(|| {
         let entry = lookup_released(client)?;
         // SAFETY: forwarded from the caller.
-        let args = parse_args(unsafe { optional_str(args_json, "args_json") }?)?;
+        let args = parse_args(unsafe { optional_str(args_json, "args_json") }?);
         // SAFETY: forwarded from the caller.
         let attachments = unsafe { copy_buffers(buffers, buffer_count) }?;
         entry.socket.answer_ack(ack_id, args, attachments)

@@ -4,6 +4,7 @@
 
 pub mod backoff;
 pub mod engineio;
+pub mod json;
 pub mod socketio;
 
 pub use backoff::ReconnectBackoff;

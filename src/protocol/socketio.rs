@@ -4,6 +4,7 @@
 //! object and travels as its own binary frame, in order. Packets here keep the placeholders in `data`
 //! and carry the buffers in `attachments`; nobody base64-encodes anything.
 
+use super::json;
 use super::ProtocolError;
 use serde_json::Value;
 
@@ -14,9 +15,19 @@ pub const MAX_ATTACHMENTS: usize = 10;
 pub const RESERVED_EVENTS: [&str; 6] =
     ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
 
-/// The data of an EVENT: the name, then the arguments.
-pub fn event_items(name: String, args: impl IntoIterator<Item = Value>) -> Vec<Value> {
-    std::iter::once(Value::String(name)).chain(args).collect()
+/// The data of an EVENT as text: the name, then the arguments of `args` (a JSON array text, sent as
+/// written): `("chat", "[1,{\"a\":2}]")` → `["chat",1,{"a":2}]`.
+pub fn event_items(name: &str, args: &str) -> String {
+    let inner = json::array_inner(args).unwrap_or("").trim();
+    let mut out = String::with_capacity(name.len() + inner.len() + 5);
+    out.push('[');
+    json::push_string(&mut out, name);
+    if !inner.is_empty() {
+        out.push(',');
+        out.push_str(inner);
+    }
+    out.push(']');
+    out
 }
 
 /// Whether `name` is one of [`RESERVED_EVENTS`].
@@ -54,41 +65,43 @@ impl PacketType {
     }
 }
 
-/// One Socket.IO packet. For the binary types, `attachments` holds the buffers the placeholders in
-/// `data` refer to (on decode: once the reassembler has collected them all).
+/// One Socket.IO packet. `data` is JSON text: on decode, exactly the server's (validated, never
+/// rebuilt); on encode, sent as it is. For the binary types, `attachments` holds the buffers the
+/// placeholders in `data` refer to (on decode: once the reassembler has collected them all).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packet {
     pub kind: PacketType,
     pub nsp: String,
     pub id: Option<u64>,
-    pub data: Option<Value>,
+    pub data: Option<String>,
     pub attachments: Vec<Vec<u8>>,
 }
 
 impl Packet {
-    pub fn new(kind: PacketType, nsp: &str, data: Option<Value>) -> Self {
+    pub fn new(kind: PacketType, nsp: &str, data: Option<String>) -> Self {
         Self { kind, nsp: nsp.to_owned(), id: None, data, attachments: Vec::new() }
     }
 
     /// CONNECT for `nsp`, with an optional payload object (auth, recovery fields).
     pub fn connect(nsp: &str, payload: Option<Value>) -> Self {
-        Self::new(PacketType::Connect, nsp, payload)
+        Self::new(PacketType::Connect, nsp, payload.map(|p| p.to_string()))
     }
 
     pub fn disconnect(nsp: &str) -> Self {
         Self::new(PacketType::Disconnect, nsp, None)
     }
 
-    /// EVENT (or BINARY_EVENT when there are attachments).
-    pub fn event(nsp: &str, args: Vec<Value>, attachments: Vec<Vec<u8>>, id: Option<u64>) -> Self {
+    /// EVENT (or BINARY_EVENT when there are attachments); `items` is the JSON array text
+    /// `[name, ...args]` (see [`event_items`]).
+    pub fn event(nsp: &str, items: String, attachments: Vec<Vec<u8>>, id: Option<u64>) -> Self {
         let kind = if attachments.is_empty() { PacketType::Event } else { PacketType::BinaryEvent };
-        Self { kind, nsp: nsp.to_owned(), id, data: Some(Value::Array(args)), attachments }
+        Self { kind, nsp: nsp.to_owned(), id, data: Some(items), attachments }
     }
 
-    /// ACK (or BINARY_ACK when there are attachments).
-    pub fn ack(nsp: &str, id: u64, args: Vec<Value>, attachments: Vec<Vec<u8>>) -> Self {
+    /// ACK (or BINARY_ACK when there are attachments); `args` is a JSON array text.
+    pub fn ack(nsp: &str, id: u64, args: String, attachments: Vec<Vec<u8>>) -> Self {
         let kind = if attachments.is_empty() { PacketType::Ack } else { PacketType::BinaryAck };
-        Self { kind, nsp: nsp.to_owned(), id: Some(id), data: Some(Value::Array(args)), attachments }
+        Self { kind, nsp: nsp.to_owned(), id: Some(id), data: Some(args), attachments }
     }
 
     /// The text part of the packet (without the Engine.IO `4`); the attachments follow as binary frames.
@@ -107,7 +120,7 @@ impl Packet {
             out.push_str(&id.to_string());
         }
         if let Some(data) = &self.data {
-            out.push_str(&data.to_string());
+            out.push_str(data);
         }
         out
     }
@@ -145,48 +158,69 @@ impl Packet {
             if digits > 0 { Some(rest[..digits].parse::<u64>().map_err(|_| ProtocolError::BadAckId)?) } else { None };
         rest = &rest[digits..];
 
-        let data = if rest.is_empty() {
-            None
-        } else {
-            Some(serde_json::from_str::<Value>(rest).map_err(|e| ProtocolError::BadJson(e.to_string()))?)
+        let data = (!rest.is_empty()).then(|| rest.to_owned());
+        let scan = match &data {
+            Some(text) => json::validate(text).map_err(|e| ProtocolError::BadJson(e.to_string()))?,
+            None => json::Scan::default(),
         };
-        validate_payload(kind, data.as_ref())?;
+        validate_payload(kind, data.as_deref())?;
+        // socket.io-parser replaces the placeholders of a binary packet only (a plain EVENT may carry
+        // such objects as data), and refuses one whose `num` names no attachment.
+        if kind.is_binary() && scan.placeholders.iter().any(|p| p.num.is_none_or(|n| n >= expected as u64)) {
+            return Err(ProtocolError::BadPlaceholder);
+        }
         let packet = Packet { kind, nsp, id, data, attachments: Vec::new() };
         Ok((packet, expected))
     }
 
-    /// For an EVENT: the event name (string, or a number as text) and the arguments after it.
-    pub fn event_name_and_args(&self) -> Option<(String, &[Value])> {
-        let items = self.data.as_ref()?.as_array()?;
-        let (first, args) = items.split_first()?;
-        let name = match first {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            _ => return None,
+    /// For an EVENT: the event name (decoded: a string, or a number as its text) and the arguments
+    /// after it as the server's JSON array text (`["ev",1,{"a":2}]` → `[1,{"a":2}]`).
+    pub fn event_name_and_args(&self) -> Option<(String, String)> {
+        let (first, rest) = json::split_first_element(self.data.as_deref()?)?;
+        let name = event_name(first)?;
+        let args = match rest.strip_prefix(',') {
+            Some(after) => {
+                let mut args = String::with_capacity(after.len() + 1);
+                args.push('[');
+                args.push_str(after);
+                args
+            }
+            None => "[]".to_owned(),
         };
         Some((name, args))
     }
 }
 
-fn validate_payload(kind: PacketType, data: Option<&Value>) -> Result<(), ProtocolError> {
+/// An event name from the first element of an EVENT: a string literal (decoded) or a number.
+fn event_name(first: &str) -> Option<String> {
+    match first.as_bytes().first()? {
+        b'"' => json::decode_string(first),
+        b'-' | b'0'..=b'9' => Some(first.to_owned()),
+        _ => None,
+    }
+}
+
+/// The first non-blank byte of a JSON text.
+fn leading(data: Option<&str>) -> Option<u8> {
+    data?.bytes().find(|b| !b.is_ascii_whitespace())
+}
+
+fn validate_payload(kind: PacketType, data: Option<&str>) -> Result<(), ProtocolError> {
     let ok = match kind {
-        PacketType::Connect => matches!(data, None | Some(Value::Object(_))),
+        PacketType::Connect => matches!(leading(data), None | Some(b'{')),
         PacketType::Disconnect => data.is_none(),
-        PacketType::ConnectError => matches!(data, Some(Value::Object(_)) | Some(Value::String(_))),
-        PacketType::Event | PacketType::BinaryEvent => match data {
-            Some(Value::Array(items)) => match items.first() {
-                Some(Value::Number(_)) => true,
-                Some(Value::String(name)) => {
-                    if is_reserved_event(name) {
-                        return Err(ProtocolError::ReservedEvent(name.clone()));
-                    }
-                    true
+        PacketType::ConnectError => matches!(leading(data), Some(b'{' | b'"')),
+        PacketType::Event | PacketType::BinaryEvent => match data.and_then(json::split_first_element) {
+            Some((first, _)) => match event_name(first) {
+                Some(name) if first.starts_with('"') && is_reserved_event(&name) => {
+                    return Err(ProtocolError::ReservedEvent(name))
                 }
-                _ => false,
+                Some(_) => true,
+                None => false,
             },
-            _ => false,
+            None => false,
         },
-        PacketType::Ack | PacketType::BinaryAck => matches!(data, None | Some(Value::Array(_))),
+        PacketType::Ack | PacketType::BinaryAck => matches!(leading(data), None | Some(b'[')),
     };
     if ok {
         Ok(())
@@ -195,22 +229,17 @@ fn validate_payload(kind: PacketType, data: Option<&Value>) -> Result<(), Protoc
     }
 }
 
-/// Checks that every `{"_placeholder":true,"num":i}` in `data` has an integer `i < attachments`.
-pub fn validate_placeholders(data: &Value, attachments: usize) -> Result<(), ProtocolError> {
-    match data {
-        Value::Array(items) => items.iter().try_for_each(|v| validate_placeholders(v, attachments)),
-        Value::Object(map) => {
-            if map.get("_placeholder") == Some(&Value::Bool(true)) {
-                match map.get("num").and_then(Value::as_u64) {
-                    Some(num) if (num as usize) < attachments && map.len() == 2 => Ok(()),
-                    _ => Err(ProtocolError::BadPlaceholder),
-                }
-            } else {
-                map.values().try_for_each(|v| validate_placeholders(v, attachments))
-            }
-        }
-        _ => Ok(()),
+/// Checks an application's JSON array text before it is sent: valid JSON at any depth, and every
+/// `{"_placeholder":true,"num":i}` exact with an integer `i < attachments`.
+pub fn validate_outgoing(args: &str, attachments: usize) -> Result<(), ProtocolError> {
+    let scan = json::validate(args).map_err(|e| ProtocolError::BadJson(e.to_string()))?;
+    if leading(Some(args)) != Some(b'[') {
+        return Err(ProtocolError::BadPayload(PacketType::Event));
     }
+    if scan.placeholders.iter().any(|p| !p.exact || p.num.is_none_or(|n| n >= attachments as u64)) {
+        return Err(ProtocolError::BadPlaceholder);
+    }
+    Ok(())
 }
 
 /// Collects a binary packet's attachments from the frames that follow its header.
@@ -239,9 +268,6 @@ impl BinaryReassembler {
             self.pending = Some((packet, expected));
             return Ok(None);
         }
-        if let Some(data) = &packet.data {
-            validate_placeholders(data, 0)?;
-        }
         Ok(Some(packet))
     }
 
@@ -252,10 +278,7 @@ impl BinaryReassembler {
         if packet.attachments.len() < *expected {
             return Ok(None);
         }
-        let (packet, expected) = self.pending.take().expect("pending packet");
-        if let Some(data) = &packet.data {
-            validate_placeholders(data, expected)?;
-        }
+        let (packet, _) = self.pending.take().expect("pending packet");
         Ok(Some(packet))
     }
 }
@@ -279,17 +302,17 @@ mod tests {
         assert_eq!(Packet::connect("/admin", Some(json!({"token":"abc"}))).encode(), r#"0/admin,{"token":"abc"}"#);
         assert_eq!(Packet::disconnect("/admin").encode(), "1/admin,");
         assert_eq!(
-            Packet::event("/", vec![json!("echo"), json!("a"), json!({"n":1.5})], vec![], None).encode(),
+            Packet::event("/", event_items("echo", r#"["a",{"n":1.5}]"#), vec![], None).encode(),
             r#"2["echo","a",{"n":1.5}]"#
         );
         assert_eq!(
-            Packet::event("/", vec![json!("echo"), json!("x"), Value::Null], vec![], Some(7)).encode(),
+            Packet::event("/", event_items("echo", r#"["x",null]"#), vec![], Some(7)).encode(),
             r#"27["echo","x",null]"#
         );
-        assert_eq!(Packet::ack("/admin", 13, vec![json!("bar")], vec![]).encode(), r#"3/admin,13["bar"]"#);
+        assert_eq!(Packet::ack("/admin", 13, r#"["bar"]"#.into(), vec![]).encode(), r#"3/admin,13["bar"]"#);
         let binary = Packet::event(
             "/admin",
-            vec![json!("baz"), json!({"_placeholder":true,"num":0}), json!({"_placeholder":true,"num":1})],
+            event_items("baz", r#"[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#),
             vec![vec![1], vec![2]],
             Some(789),
         );
@@ -298,7 +321,7 @@ mod tests {
             r#"52-/admin,789["baz",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
         );
         assert_eq!(
-            Packet::ack("/", 3, vec![json!({"_placeholder":true,"num":0})], vec![vec![9]]).encode(),
+            Packet::ack("/", 3, r#"[{"_placeholder":true,"num":0}]"#.into(), vec![vec![9]]).encode(),
             r#"61-3[{"_placeholder":true,"num":0}]"#
         );
     }
@@ -306,7 +329,7 @@ mod tests {
     #[test]
     fn decodes_the_protocol_examples() {
         let p = decode(r#"0{"sid":"zX6Q"}"#);
-        assert_eq!((p.kind, p.nsp.as_str(), p.data), (PacketType::Connect, "/", Some(json!({"sid":"zX6Q"}))));
+        assert_eq!((p.kind, p.nsp.as_str(), p.data.as_deref()), (PacketType::Connect, "/", Some(r#"{"sid":"zX6Q"}"#)));
         let p = decode("0/admin");
         assert_eq!((p.kind, p.nsp.as_str()), (PacketType::Connect, "/admin"));
         let p = decode("1/admin,");
@@ -317,13 +340,21 @@ mod tests {
         let p = decode(r#"27["echo","x",null]"#);
         assert_eq!((p.kind, p.id), (PacketType::Event, Some(7)));
         let (name, args) = p.event_name_and_args().unwrap();
-        assert_eq!((name.as_str(), args), ("echo", &[json!("x"), Value::Null][..]));
+        assert_eq!((name.as_str(), args.as_str()), ("echo", r#"["x",null]"#));
         let p = decode(r#"3/admin,13["bar"]"#);
         assert_eq!((p.kind, p.nsp.as_str(), p.id), (PacketType::Ack, "/admin", Some(13)));
         let p = decode("3/admin,13");
         assert_eq!((p.kind, p.id, p.data), (PacketType::Ack, Some(13), None));
         let p = decode(r#"2[42,"numeric name"]"#);
         assert_eq!(p.event_name_and_args().unwrap().0, "42");
+        let p = decode(r#"2["a\ud83db",{"k":"\udc00"},1e400,12345678901234567890]"#);
+        let (name, args) = p.event_name_and_args().unwrap();
+        assert_eq!(name, "a\u{FFFD}b");
+        assert_eq!(args, r#"[{"k":"\udc00"},1e400,12345678901234567890]"#, "arguments kept as sent");
+        let deep = format!("2[\"deep\",{}{}]", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(decode(&deep).event_name_and_args().unwrap().1.len(), 20_002);
+        let p = decode(r#"2["a",{"_placeholder":true,"num":0}]"#);
+        assert_eq!(p.event_name_and_args().unwrap().1, r#"[{"_placeholder":true,"num":0}]"#, "plain data");
         let (p, n) = Packet::decode(r#"52-/admin,789["baz",{"_placeholder":true,"num":0}]"#).unwrap();
         assert_eq!((p.kind, p.nsp.as_str(), p.id, n), (PacketType::BinaryEvent, "/admin", Some(789), 2));
     }
@@ -367,6 +398,14 @@ mod tests {
         }
         assert!(matches!(Packet::decode("2[\"a\""), Err(ProtocolError::BadJson(_))));
         assert!(matches!(Packet::decode("2/a,[1}"), Err(ProtocolError::BadJson(_))));
+        assert!(matches!(Packet::decode("2[\"a\",\"\\x\"]"), Err(ProtocolError::BadJson(_))));
+        assert_eq!(
+            validate_outgoing(r#"[{"_placeholder":true,"num":0,"x":1}]"#, 1),
+            Err(ProtocolError::BadPlaceholder)
+        );
+        assert_eq!(validate_outgoing(r#"[{"_placeholder":true,"num":1}]"#, 1), Err(ProtocolError::BadPlaceholder));
+        assert_eq!(validate_outgoing(r#"[{"_placeholder":true,"num":0}]"#, 1), Ok(()));
+        assert_eq!(validate_outgoing("{}", 0), Err(ProtocolError::BadPayload(PacketType::Event)));
     }
 
     #[test]
@@ -391,13 +430,10 @@ mod tests {
         r.feed_text(r#"51-["a",{"_placeholder":true,"num":0}]"#).unwrap();
         assert_eq!(r.feed_text(r#"2["b"]"#), Err(ProtocolError::UnexpectedText(1)));
         let mut r = BinaryReassembler::new();
-        r.feed_text(r#"51-["a",{"_placeholder":true,"num":1}]"#).unwrap();
-        assert_eq!(r.feed_binary(vec![1]), Err(ProtocolError::BadPlaceholder));
+        assert_eq!(r.feed_text(r#"51-["a",{"_placeholder":true,"num":1}]"#), Err(ProtocolError::BadPlaceholder));
         let mut r = BinaryReassembler::new();
-        r.feed_text(r#"51-["a",{"_placeholder":true,"num":"0"}]"#).unwrap();
-        assert_eq!(r.feed_binary(vec![1]), Err(ProtocolError::BadPlaceholder));
-        let mut r = BinaryReassembler::new();
-        assert_eq!(r.feed_text(r#"2["a",{"_placeholder":true,"num":0}]"#), Err(ProtocolError::BadPlaceholder));
+        assert_eq!(r.feed_text(r#"51-["a",{"_placeholder":true,"num":"0"}]"#), Err(ProtocolError::BadPlaceholder));
+        assert!(!r.is_pending());
     }
 
     #[test]

@@ -571,9 +571,12 @@ rt_server *rt_server_start(const char *extra_args) {
 
     /* argv: node script extra... [--port N] NULL */
     char *args = xstrdup(extra_args ? extra_args : "");
-    size_t max = 4 + strlen(args);
+    size_t max = 5 + strlen(args);
     s->argv = xcalloc(max + 3, sizeof *s->argv);
     s->argv[s->argc++] = xstrdup(node_path());
+    /* A deeper JS stack than V8's ~1 MB default (well inside the 8 MB thread stack), so that the server
+     * can JSON.stringify the 10,000-deep arguments of the fidelity tests. */
+    s->argv[s->argc++] = xstrdup("--stack-size=4000");
     s->argv[s->argc++] = xstrdup(script);
     for (char *save = NULL, *tok = strtok_r(args, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save))
         s->argv[s->argc++] = xstrdup(tok);
