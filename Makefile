@@ -7,6 +7,7 @@
 #   make c-tests-valgrind  the plain C tests under valgrind (memcheck, leaks as errors)
 #   make node-deps      npm ci in tests/server (when package-lock.json is newer than the stamp)
 #   make tls-certs      test CA + server certificate into build/tls/
+#   make redis-server   installs Debian's redis-server when missing (two-node Agnost tests, test_channels_agnost)
 #   make c-test-NAME    build and run a single C test, e.g. make c-test-connect
 #   make lint           cargo fmt --check and cargo clippy -D warnings
 #   make swift-test     the Swift package's XCTest suite against the test server (Swift via scripts/swift-env.sh)
@@ -51,7 +52,7 @@ LDLIBS_TEST := -lpthread -ldl -lm
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all build header header-check lint test cargo-test node-deps tls-certs c-tests c-tests-asan c-tests-valgrind \
-        c-tests-build c-tests-asan-build clean-tests swift-test kotlin-test demo bench install \
+        c-tests-build c-tests-asan-build clean-tests redis-server swift-test kotlin-test demo bench install \
         cli cli-test install-test
 
 all: build
@@ -165,6 +166,11 @@ $(TLS_DIR)/complete.stamp: tests/c/gen_certs.sh
 
 tls-certs: $(TLS_DIR)/complete.stamp
 
+# The two-node Agnost service (tests/server/agnost.js) shares a real Redis; the tests start it themselves
+# on a free loopback port (`node server.js --redis`).
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { apt-get update && apt-get install -y redis-server; }
+
 # ---------------------------------------------------------------------------------------------------
 # C tests
 
@@ -202,22 +208,22 @@ define run_c_tests
 	echo "all $(words $(C_TESTS)) C tests passed$(if $(2), ($(2:-=)),)"
 endef
 
-c-tests: node-deps tls-certs c-tests-build
+c-tests: node-deps tls-certs redis-server c-tests-build
 	$(call run_c_tests,$(BUILD)/c,,)
 
 # LeakSanitizer is on; tests/c/lsan.supp lists only allocations of the library's process-lifetime runtime.
-c-tests-asan: node-deps tls-certs c-tests-asan-build
+c-tests-asan: node-deps tls-certs redis-server c-tests-asan-build
 	$(call run_c_tests,$(BUILD)/c-asan,asan-,env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/c/lsan.supp:print_suppressions=0)
 
 # valgrind: slower; timing-sensitive assertions get more slack from the generous margins in the tests.
-c-tests-valgrind: node-deps tls-certs c-tests-build
+c-tests-valgrind: node-deps tls-certs redis-server c-tests-build
 	$(call run_c_tests,$(BUILD)/c,valgrind-,valgrind -q --error-exitcode=99 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite --trace-children=no --suppressions=$(CURDIR)/tests/c/valgrind.supp)
 
 # make c-test-connect: build + run tests/c/test_connect.c only (also c-test-asan-connect)
-c-test-%: node-deps tls-certs build
+c-test-%: node-deps tls-certs redis-server build
 	$(MAKE) --no-print-directory $(BUILD)/c/test_$*
 	./$(BUILD)/c/test_$*
-c-test-asan-%: node-deps tls-certs build
+c-test-asan-%: node-deps tls-certs redis-server build
 	$(MAKE) --no-print-directory $(BUILD)/c-asan/test_$*
 	env ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/c/lsan.supp ./$(BUILD)/c-asan/test_$*
 

@@ -49,7 +49,7 @@ typedef struct channel_events {
 } channel_events;
 static channel_events joins = {"on_channel_join", "member", "profile", 0, "", "", ""};
 static channel_events leaves = {"on_channel_leave", "member", "profile", 0, "", "", ""};
-static channel_events chats = {"on_message(\"chat\")", "sender", "message", 0, "", "", ""};
+static channel_events chats = {"on_message(\"chat\")", "member", "message", 0, "", "", ""};
 
 static struct timespec t0; /* program start, for the timestamps */
 
@@ -360,8 +360,8 @@ int main(void) {
     check_event(&joins, "lobby", js->id, "{\"name\":\"JS\"}");
     check_members(client, "lobby", 2, js->id);
 
-    /* Messages carry any JSON value under an event name of our choosing; the server adds the sender's
-     * socket id. The sender does not get its own message (unless "echoMessages" is set in auth). */
+    /* Messages carry any JSON value under an event name of our choosing, delivered exactly as sent (Agnost
+     * adds no sender id). The sender does not get its own message (unless "echoMessages" is set in auth). */
     SAY("realtime_send(\"lobby\", \"chat\", {\"text\":\"hello from C\"})");
     if (realtime_send(client, "lobby", "chat", "{\"text\":\"hello from C\"}") != REALTIME_STATUS_OK)
         die(realtime_last_error());

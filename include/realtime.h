@@ -81,6 +81,25 @@ typedef enum {
 } realtime_status;
 
 /**
+ * The per-call echo override of the `_ex` functions (Agnost's `echo` on join, leave, update, send
+ * and broadcast): whether the sender itself gets the event. The values never change.
+ */
+typedef enum {
+  /**
+   * The socket's default: the echoMessages option (`echo` is not sent).
+   */
+  REALTIME_ECHO_DEFAULT = 0,
+  /**
+   * `"echo": true`: the sender gets it too.
+   */
+  REALTIME_ECHO_ON = 1,
+  /**
+   * `"echo": false`: the sender does not get it.
+   */
+  REALTIME_ECHO_OFF = 2,
+} realtime_echo;
+
+/**
  * A realtime client: one Socket.IO socket (the URL's namespace) and the connection it runs on.
  * Opaque; create with realtime_new(), release with realtime_free().
  */
@@ -125,20 +144,47 @@ typedef void (*realtime_ack_fn)(void *user_data,
                                 size_t buffer_count);
 
 /**
- * The members of a channel: on success `error` is NULL and `members_json` is the server's answer
- * (a JSON array of `{"id":…, "data":…}`); on failure `error` says why and `members_json` is NULL.
+ * The members of a channel: on success `error` is NULL and `members_json` is the API server's answer
+ * (a JSON array of `{"id":…, "data":…}`); on failure `error` says why (for an HTTP error: the URL,
+ * `HTTP <status>` and the response body, e.g. Agnost's `{"errors":…}`) and `members_json` is NULL.
  */
 typedef void (*realtime_members_fn)(void *user_data, const char *error, const char *members_json);
 
 /**
- * A channel event: `channel` (NULL for a broadcast message), `member_id` (the socket id of the member
- * who joined, left, updated or sent; NULL if the server did not say) and `data_json` (the profile or
- * the message, as JSON text). Borrowed for the call.
+ * A channel event: `channel` (NULL for a broadcast message), `member_id` and `data_json`.
+ * For channel_join/leave/update: the member's socket id and profile (JSON text; `null` for none).
+ * For realtime_on_message(): `member_id` is always NULL (Agnost's messages carry no sender id) and
+ * `data_json` is the message exactly as the sender passed it (binary parts stay placeholders; use
+ * realtime_on_message_binary() for their bytes). Borrowed for the call.
  */
 typedef void (*realtime_channel_fn)(void *user_data,
                                     const char *channel,
                                     const char *member_id,
                                     const char *data_json);
+
+/**
+ * A channel message or broadcast, with its binary parts: `event` is its event name, `channel` NULL
+ * for a broadcast, `message_json` the message exactly as the sender passed it, where each binary part
+ * is `{"_placeholder":true,"num":i}` and its bytes are `buffers[i]` (`buffer_count` of them).
+ * Borrowed for the call.
+ */
+typedef void (*realtime_channel_message_fn)(void *user_data,
+                                            const char *event,
+                                            const char *channel,
+                                            const char *message_json,
+                                            const realtime_buffer *buffers,
+                                            size_t buffer_count);
+
+/**
+ * An Agnost user event: `event` is one of `user:signin`, `user:signout`, `user:update`,
+ * `user:delete`, `user:pwdchange`, `user:emailchange`, `user:phonechange`; `session_json` and
+ * `user_json` are the session and the user as the server sent them (JSON text, `null` when absent).
+ * Borrowed for the call.
+ */
+typedef void (*realtime_user_event_fn)(void *user_data,
+                                       const char *event,
+                                       const char *session_json,
+                                       const char *user_json);
 
 #ifdef __cplusplus
 extern "C" {
@@ -439,17 +485,28 @@ realtime_client *realtime_new_namespace(realtime_client *client,
 bool realtime_is_recovered(const realtime_client *client);
 
 /**
- * Sends `message_json` (any JSON value) as `event_name` to every connected client.
- * Buffered while offline unless the bufferMessages option is false. Thread: any.
+ * Sends `message_json` (any JSON value) as `event_name` to every client of the environment (the
+ * receivers get `channel` NULL). Buffered while offline unless the bufferMessages option is false.
+ * Same as realtime_broadcast_ex() with REALTIME_ECHO_DEFAULT. Thread: any.
  */
 realtime_status realtime_broadcast(realtime_client *client,
                                    const char *event_name,
                                    const char *message_json);
 
 /**
- * Sends `message_json` (any JSON value) as `event_name` to the members of `channel` (NULL: to every
- * client, like realtime_broadcast()). Receivers get it through realtime_on_message(). Buffered while
- * offline unless the bufferMessages option is false. Strings are borrowed for the call. Thread: any.
+ * realtime_broadcast() with a per-call `echo` (REALTIME_ECHO_DEFAULT, _ON or _OFF: whether this
+ * client gets its own broadcast; the default is the echoMessages option). Another value is bad input.
+ */
+realtime_status realtime_broadcast_ex(realtime_client *client,
+                                      const char *event_name,
+                                      const char *message_json,
+                                      realtime_echo echo);
+
+/**
+ * Sends `message_json` (any JSON value; NULL: `null`) as `event_name` to the members of `channel`
+ * (NULL: to every client, like realtime_broadcast()). Receivers get it, exactly as given, through
+ * realtime_on_message(). Buffered while offline unless the bufferMessages option is false. Strings
+ * are borrowed for the call. Same as realtime_send_ex() with REALTIME_ECHO_DEFAULT. Thread: any.
  */
 realtime_status realtime_send(realtime_client *client,
                               const char *channel,
@@ -457,27 +514,77 @@ realtime_status realtime_send(realtime_client *client,
                               const char *message_json);
 
 /**
+ * realtime_send() with a per-call `echo` (see realtime_broadcast_ex()).
+ */
+realtime_status realtime_send_ex(realtime_client *client,
+                                 const char *channel,
+                                 const char *event_name,
+                                 const char *message_json,
+                                 realtime_echo echo);
+
+/**
+ * realtime_send_ex() with binary parts: `message_json` refers to `buffers[i]` with
+ * `{"_placeholder":true,"num":i}` at any depth, e.g. `{"name":"a.png","bytes":{"_placeholder":true,"num":0}}`;
+ * the receivers get the buffers (realtime_on_message_binary()). At most 10 buffers, copied before
+ * the call returns. `channel` NULL: a broadcast. Thread: any.
+ */
+realtime_status realtime_send_binary(realtime_client *client,
+                                     const char *channel,
+                                     const char *event_name,
+                                     const char *message_json,
+                                     const realtime_buffer *buffers,
+                                     size_t buffer_count,
+                                     realtime_echo echo);
+
+/**
  * Joins `channel`. With the autoJoinChannels option (the default) the membership is remembered and
- * sent again after every reconnect (not buffered while offline: the reconnect sends it).
- * Thread: any.
+ * sent again after every reconnect, after the profile (not buffered while offline: the connect
+ * sends it). Same as realtime_join_ex() with REALTIME_ECHO_DEFAULT. Thread: any.
  */
 realtime_status realtime_join(realtime_client *client, const char *channel);
 
 /**
- * Leaves `channel`. Thread: any.
+ * realtime_join() with a per-call `echo`: whether this client gets its own channel:join (kept for
+ * the re-joins). Thread: any.
+ */
+realtime_status realtime_join_ex(realtime_client *client, const char *channel, realtime_echo echo);
+
+/**
+ * Leaves `channel`. Same as realtime_leave_ex() with REALTIME_ECHO_DEFAULT. Thread: any.
  */
 realtime_status realtime_leave(realtime_client *client, const char *channel);
 
 /**
+ * realtime_leave() with a per-call `echo`: whether this client gets its own channel:leave. Thread: any.
+ */
+realtime_status realtime_leave_ex(realtime_client *client,
+                                  const char *channel,
+                                  realtime_echo echo);
+
+/**
  * Sets this member's profile to `data_json` (any JSON value); other members of its channels get
- * channel_update. With autoJoinChannels the last profile is sent again after every reconnect.
- * Thread: any.
+ * channel_update. With autoJoinChannels the last profile is sent again on every connect, before the
+ * joins (so a join right after realtime_new() already carries it). Same as
+ * realtime_update_profile_ex() with REALTIME_ECHO_DEFAULT. Thread: any.
  */
 realtime_status realtime_update_profile(realtime_client *client, const char *data_json);
 
 /**
- * Asks for the members of `channel`; `cb` runs once with the answer or an error (the ackTimeout
- * option applies), or never if the client is freed first. NULL `cb` is bad input. Thread: any.
+ * realtime_update_profile() with a per-call `echo`: whether this client gets its own channel:update.
+ * Thread: any.
+ */
+realtime_status realtime_update_profile_ex(realtime_client *client,
+                                           const char *data_json,
+                                           realtime_echo echo);
+
+/**
+ * Asks for the members of `channel`. With the apiBaseUrl option, as Agnost's client does: from
+ * Agnost's API server, `POST {apiBaseUrl}/agnost/realtime/get-members` with `{"channel":…}`,
+ * `Authorization: <apiKey>` and `Session: <session>` (the apiKey and session options, else
+ * auth.apiKey / auth.session); errors: HTTP status and body, unreachable server, no answer within
+ * ackTimeout (else the timeout option). Without apiBaseUrl: the realtime service's `members` socket
+ * event with an ack (ackTimeout applies). `cb` runs once with the answer or an error, or never if
+ * the client is freed first. NULL `cb` is bad input. Thread: any.
  */
 realtime_status realtime_get_members(realtime_client *client,
                                      const char *channel,
@@ -507,13 +614,34 @@ uint64_t realtime_on_channel_update(realtime_client *client,
 
 /**
  * Listens for channel messages and broadcasts sent as `event_name` (realtime_send(),
- * realtime_broadcast()): `cb` gets the channel (NULL for a broadcast), the sender's socket id and the
- * message. Returns a listener id (> 0), or 0 on bad input. Thread: any.
+ * realtime_broadcast(), Agnost's API server): `cb` gets the channel (NULL for a broadcast), a NULL
+ * member id (messages carry no sender) and the message exactly as the sender passed it. Events of
+ * another shape (e.g. user events) are not passed to it. Returns a listener id (> 0), or 0 on bad
+ * input. Thread: any.
  */
 uint64_t realtime_on_message(realtime_client *client,
                              const char *event_name,
                              realtime_channel_fn cb,
                              void *user_data);
+
+/**
+ * Like realtime_on_message(), with the event name and the message's binary parts (see
+ * realtime_channel_message_fn). Returns a listener id (> 0), or 0 on bad input. Thread: any.
+ */
+uint64_t realtime_on_message_binary(realtime_client *client,
+                                    const char *event_name,
+                                    realtime_channel_message_fn cb,
+                                    void *user_data);
+
+/**
+ * Listens for Agnost's user events (`user:signin`, `user:signout`, `user:update`, `user:delete`,
+ * `user:pwdchange`, `user:emailchange`, `user:phonechange`, pushed to the sockets of the session's
+ * user): one listener for all of them, like Agnost's `onUserEvent`. Returns a listener id (> 0) for
+ * realtime_off(), or 0 on bad input. Thread: any.
+ */
+uint64_t realtime_on_user_event(realtime_client *client,
+                                realtime_user_event_fn cb,
+                                void *user_data);
 
 /**
  * A short, static, English description of `status` (e.g. "ok", "invalid argument"); "unknown status"

@@ -96,7 +96,7 @@ impl EngineConnection {
         let (writer, writer_rx) = mpsc::unbounded_channel();
         let (failed_tx, writer_failed) = oneshot::channel();
         tokio::spawn(write_loop(sink, writer_rx, failed_tx));
-        let heartbeat_deadline_ms = clock::now_ms() + heartbeat_window_ms(&handshake);
+        let heartbeat_deadline_ms = clock::now_ms().saturating_add(heartbeat_window_ms(&handshake));
         Ok(Self {
             handshake,
             reader,
@@ -127,7 +127,8 @@ impl EngineConnection {
             let decoded = match frame {
                 Some(Ok(Message::Text(text))) => match EnginePacket::decode_text(&text) {
                     Ok(EnginePacket::Ping(data)) => {
-                        self.heartbeat_deadline_ms = clock::now_ms() + heartbeat_window_ms(&self.handshake);
+                        self.heartbeat_deadline_ms =
+                            clock::now_ms().saturating_add(heartbeat_window_ms(&self.handshake));
                         let pong = EnginePacket::Pong(data).encode_text().unwrap_or_default();
                         let _ = self.writer.send(Message::text(pong));
                         continue;

@@ -107,6 +107,8 @@ pub struct Socket {
     shared: Arc<SocketShared>,
     auto_join_channels: bool,
     buffer_messages: bool,
+    /// Agnost's API server, for members (`apiBaseUrl`).
+    members_api: Option<Arc<channels::MembersApi>>,
 }
 
 impl Socket {
@@ -138,6 +140,7 @@ impl Socket {
         if !manager.namespaces.lock().unwrap_or_else(|p| p.into_inner()).insert(nsp.to_owned()) {
             return Err(Error::NamespaceInUse(nsp.to_owned()));
         }
+        let members_api = channels::MembersApi::from_options(options)?.map(Arc::new);
         let key = manager.next_key.fetch_add(1, Ordering::Relaxed);
         let limits = SocketLimits { max_buffered: options.max_buffered_emits, queued: options.retries.is_some() };
         let shared = Arc::new(SocketShared::new(sink, limits));
@@ -156,6 +159,7 @@ impl Socket {
             shared: Arc::clone(&shared),
             auto_join_channels: options.auto_join_channels,
             buffer_messages: options.buffer_messages,
+            members_api,
         };
         socket.manager.send(Command::Attach { key, config, shared })?;
         if options.auto_connect {
@@ -264,53 +268,80 @@ impl Socket {
     // ----------------------------------------------------------------------------------------------
     // Agnost channels
 
-    fn emit_channel_event(
+    /// Sends `message` as `event_name` to every client (`channel` None) or to one channel; `message`
+    /// may hold `{"_placeholder":true,"num":i}` for `attachments[i]`. `echo` None: the socket's default.
+    pub fn send_message(
         &self,
-        (name, args): (String, String),
-        volatile: bool,
-        ack: Option<AckCallback>,
+        channel: Option<&str>,
+        event_name: &str,
+        message: &str,
+        attachments: Vec<Vec<u8>>,
+        echo: Option<bool>,
     ) -> Result<()> {
-        self.emit(EmitRequest { name, args, attachments: Vec::new(), volatile, ack, timeout: None })
-    }
-
-    /// Sends `message` as `event_name` to every client (`channel` None) or to one channel.
-    /// `message` is JSON text, validated here and sent as written.
-    pub fn send_message(&self, channel: Option<&str>, event_name: &str, message: &str) -> Result<()> {
         crate::protocol::json::validate(message)
             .map_err(|e| Error::InvalidArgument(format!("message_json is not valid JSON: {e}")))?;
         if event_name.is_empty() {
             return Err(Error::InvalidArgument("event_name is empty".to_owned()));
         }
-        self.emit_channel_event(channels::message_packet(channel, event_name, message), !self.buffer_messages, None)
+        let (name, args) = channels::message_packet(channel, event_name, message, echo);
+        let volatile = !self.buffer_messages;
+        self.emit(EmitRequest { name, args, attachments, volatile, ack: None, timeout: None })
     }
 
-    pub fn join(&self, channel: &str) -> Result<()> {
-        self.membership(ChannelCommand::Join(channel.to_owned()), channels::join_packet(channel))
+    pub fn join(&self, channel: &str, echo: Option<bool>) -> Result<()> {
+        self.membership(ChannelCommand::Join(channel.to_owned(), echo), channels::join_packet(channel, echo))
     }
 
-    pub fn leave(&self, channel: &str) -> Result<()> {
-        self.membership(ChannelCommand::Leave(channel.to_owned()), channels::leave_packet(channel))
+    pub fn leave(&self, channel: &str, echo: Option<bool>) -> Result<()> {
+        self.membership(ChannelCommand::Leave(channel.to_owned(), echo), channels::leave_packet(channel, echo))
     }
 
-    pub fn update_profile(&self, data: Value) -> Result<()> {
-        let packet = channels::update_packet(&data);
-        self.membership(ChannelCommand::UpdateProfile(data), packet)
+    pub fn update_profile(&self, data: Value, echo: Option<bool>) -> Result<()> {
+        let packet = channels::update_packet(&data, echo);
+        self.membership(ChannelCommand::UpdateProfile(data, echo), packet)
     }
 
     /// With `autoJoinChannels` the task keeps the membership and re-sends it on every connect;
     /// without, these are plain emits.
-    fn membership(&self, command: ChannelCommand, packet: (String, String)) -> Result<()> {
+    fn membership(&self, command: ChannelCommand, (name, args): (String, String)) -> Result<()> {
         if self.auto_join_channels {
-            self.check_payload(&packet.1, packet.0.len() + 8, &[])?;
+            self.check_payload(&args, name.len() + 8, &[])?;
             self.manager.send(Command::Channel { key: self.key, command })
         } else {
-            self.emit_channel_event(packet, false, None)
+            self.emit(EmitRequest { name, args, attachments: Vec::new(), volatile: false, ack: None, timeout: None })
         }
     }
 
-    /// Asks for a channel's members; the answer (an ack) goes to `callback`.
-    pub fn members(&self, channel: &str, callback: AckCallback) -> Result<()> {
-        self.emit_channel_event(channels::members_packet(channel), false, Some(callback))
+    /// Asks for a channel's members; `callback` runs once on the socket's event queue with the answer
+    /// or an error (never after the client is freed). With `apiBaseUrl`: over HTTP from Agnost's API
+    /// server, as Agnost's client does. Without: the `members` socket event with an ack, which Agnost's
+    /// realtime service also answers (`engine/realtime/init/realtime.js`, through `fetchSockets`).
+    pub fn members(&self, channel: &str, callback: channels::MembersCallback) -> Result<()> {
+        let Some(api) = self.members_api.as_ref() else {
+            let (name, args) = channels::members_packet(channel);
+            let ack: AckCallback = Box::new(move |outcome: &AckOutcome| {
+                callback(match outcome {
+                    AckOutcome::Answered { args, .. } => Ok(crate::protocol::json::split_first_element(args)
+                        .map_or_else(|| "[]".to_owned(), |(first, _)| first.to_owned())),
+                    AckOutcome::Failed(error) => Err(error.clone()),
+                })
+            });
+            let request =
+                EmitRequest { name, args, attachments: Vec::new(), volatile: false, ack: Some(ack), timeout: None };
+            return self.emit(request);
+        };
+        let api = Arc::clone(api);
+        let channel = channel.to_owned();
+        let shared = Arc::clone(&self.shared);
+        runtime::runtime().spawn(async move {
+            let outcome = api.get_members(&channel).await;
+            // Run on the event queue like an ack (a failed outcome weighs nothing in the receive gate).
+            shared.deliver(Event::AckResult {
+                callback: Box::new(move |_: &AckOutcome| callback(outcome)),
+                outcome: AckOutcome::Failed(String::new()),
+            });
+        });
+        Ok(())
     }
 }
 

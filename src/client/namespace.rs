@@ -39,10 +39,12 @@ pub struct EmitCommand {
 }
 
 /// Channel membership kept for re-joining (`autoJoinChannels`).
+/// Each carries its per-call `echo` (None: the socket's `echoMessages`); a join keeps its flag for
+/// the re-joins.
 pub enum ChannelCommand {
-    Join(String),
-    Leave(String),
-    UpdateProfile(Value),
+    Join(String, Option<bool>),
+    Leave(String, Option<bool>),
+    UpdateProfile(Value, Option<bool>),
 }
 
 enum AckKind {
@@ -86,8 +88,8 @@ pub struct SocketSlot {
     receive_buffer: Vec<IncomingEvent>,
     queue: VecDeque<QueuedEmit>,
     next_queue_seq: u64,
-    joined: BTreeSet<String>,
-    profile: Option<Value>,
+    joined: BTreeMap<String, Option<bool>>,
+    profile: Option<(Value, Option<bool>)>,
 }
 
 impl SocketSlot {
@@ -108,7 +110,7 @@ impl SocketSlot {
             receive_buffer: Vec::new(),
             queue: VecDeque::new(),
             next_queue_seq: 0,
-            joined: BTreeSet::new(),
+            joined: BTreeMap::new(),
             profile: None,
         }
     }
@@ -256,18 +258,18 @@ impl SocketSlot {
 
     pub fn channel(&mut self, command: ChannelCommand, connection: Option<&EngineConnection>) {
         let packet = match command {
-            ChannelCommand::Join(channel) => {
-                let packet = channels::join_packet(&channel);
-                self.joined.insert(channel);
+            ChannelCommand::Join(channel, echo) => {
+                let packet = channels::join_packet(&channel, echo);
+                self.joined.insert(channel, echo);
                 packet
             }
-            ChannelCommand::Leave(channel) => {
+            ChannelCommand::Leave(channel, echo) => {
                 self.joined.remove(&channel);
-                channels::leave_packet(&channel)
+                channels::leave_packet(&channel, echo)
             }
-            ChannelCommand::UpdateProfile(data) => {
-                let packet = channels::update_packet(&data);
-                self.profile = Some(data);
+            ChannelCommand::UpdateProfile(data, echo) => {
+                let packet = channels::update_packet(&data, echo);
+                self.profile = Some((data, echo));
                 packet
             }
         };
@@ -282,10 +284,10 @@ impl SocketSlot {
         if !self.config.auto_join_channels {
             return;
         }
-        let mut packets: Vec<(String, String)> = self.joined.iter().map(|c| channels::join_packet(c)).collect();
-        if let Some(profile) = &self.profile {
-            packets.push(channels::update_packet(profile));
-        }
+        // Agnost's client order: the profile first, so each join already carries it.
+        let profile = self.profile.iter().map(|(data, echo)| channels::update_packet(data, *echo));
+        let joins = self.joined.iter().map(|(channel, echo)| channels::join_packet(channel, *echo));
+        let packets: Vec<(String, String)> = profile.chain(joins).collect();
         for (name, args) in packets {
             self.send_event(&name, &args, Vec::new(), None, None, false, false, connection);
         }

@@ -45,6 +45,10 @@ pub struct ClientOptions {
     pub buffer_messages: bool,
     /// Agnost channels: re-join every joined channel and re-send the last profile after a reconnect.
     pub auto_join_channels: bool,
+    /// Agnost: the API server's base URL (members over HTTP), its API key and the session token.
+    pub api_base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub session: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -73,6 +77,9 @@ impl Default for ClientOptions {
             echo_messages: None,
             buffer_messages: true,
             auto_join_channels: true,
+            api_base_url: None,
+            api_key: None,
+            session: None,
         }
     }
 }
@@ -87,6 +94,9 @@ pub const SOCKET_OPTION_NAMES: &[&str] = &[
     "echoMessages",
     "bufferMessages",
     "autoJoinChannels",
+    "apiBaseUrl",
+    "apiKey",
+    "session",
 ];
 
 /// Default bound of the offline send buffer.
@@ -145,6 +155,9 @@ impl ClientOptions {
                 "autoJoinChannels" => options.auto_join_channels = field.boolean()?,
                 "trustStore" => options.trust_store = field.trust_store()?,
                 "proxy" => options.proxy = field.optional_string()?.map(str::to_owned),
+                "apiBaseUrl" => options.api_base_url = field.optional_string()?.map(str::to_owned),
+                "apiKey" => options.api_key = field.optional_string()?.map(str::to_owned),
+                "session" => options.session = field.optional_string()?.map(str::to_owned),
                 _ => return Err(Error::UnknownOption(key.clone())),
             }
         }

@@ -72,7 +72,7 @@ pub(super) fn parse_json(text: &str, name: &str) -> Result<Value> {
 ///
 /// # Safety
 /// `buffers` is NULL (with `count` 0) or points to `count` buffers whose `data` holds `len` bytes.
-unsafe fn copy_buffers(buffers: *const realtime_buffer, count: usize) -> Result<Vec<Vec<u8>>> {
+pub(super) unsafe fn copy_buffers(buffers: *const realtime_buffer, count: usize) -> Result<Vec<Vec<u8>>> {
     if count == 0 {
         return Ok(Vec::new());
     }
@@ -98,7 +98,7 @@ unsafe fn copy_buffers(buffers: *const realtime_buffer, count: usize) -> Result<
 }
 
 /// Borrowed views of received attachments, valid while `attachments` lives.
-fn views(attachments: &[Vec<u8>]) -> Vec<realtime_buffer> {
+pub(super) fn views(attachments: &[Vec<u8>]) -> Vec<realtime_buffer> {
     attachments.iter().map(|a| realtime_buffer { data: a.as_ptr(), len: a.len() }).collect()
 }
 

@@ -358,6 +358,62 @@ pub fn split_first_element(text: &str) -> Option<(&str, &str)> {
     None
 }
 
+/// The span of member `key`'s value in an object text (validated already), the first such member;
+/// `None` when `text` is not an object or has no such member. Keys compare after decoding.
+pub fn object_member<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let bytes = text.as_bytes();
+    let open = text.find(|c: char| !c.is_ascii_whitespace())?;
+    if bytes[open] != b'{' {
+        return None;
+    }
+    let mut i = open + 1;
+    loop {
+        // A member name.
+        while i < bytes.len() && bytes[i] != b'"' {
+            if bytes[i] == b'}' {
+                return None;
+            }
+            i += 1;
+        }
+        let name_start = i;
+        i += 1;
+        while i < bytes.len() && bytes[i] != b'"' {
+            i += if bytes[i] == b'\\' { 2 } else { 1 };
+        }
+        let name = text.get(name_start..=i)?;
+        i += 1;
+        while i < bytes.len() && bytes[i] != b':' {
+            i += 1;
+        }
+        i += 1;
+        // Its value, up to the ',' or '}' at this level.
+        let value_start = i;
+        let mut depth = 0usize;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'"' => {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != b'"' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' if depth > 0 => depth -= 1,
+                b',' | b'}' if depth == 0 => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        if decode_string(name).as_deref() == Some(key) {
+            return Some(text.get(value_start..i)?.trim());
+        }
+        if i >= bytes.len() || bytes[i] == b'}' {
+            return None;
+        }
+        i += 1;
+    }
+}
+
 /// The text of an array's elements without the brackets, or `None` when `text` is not an array:
 /// `[1, {"a":2}]` → `1, {"a":2}`.
 pub fn array_inner(text: &str) -> Option<&str> {
@@ -528,6 +584,13 @@ mod tests {
         assert_eq!(split_first_element(r#"["e\"]",1,[2]]"#), Some((r#""e\"]""#, ",1,[2]]")));
         assert_eq!(split_first_element(r#"[ {"a":[1]} ]"#), Some((r#"{"a":[1]}"#, "]")));
         assert_eq!(split_first_element("[]"), None);
+        let obj = r#"{"channel":"r\"}","message":{"id":"m","data":[1,{"x":"}"}]},"k\u0065y":null}"#;
+        assert_eq!(object_member(obj, "channel"), Some(r#""r\"}""#));
+        assert_eq!(object_member(obj, "message"), Some(r#"{"id":"m","data":[1,{"x":"}"}]}"#));
+        assert_eq!(object_member(obj, "key"), Some("null"));
+        assert_eq!(object_member(obj, "nope"), None);
+        assert_eq!(object_member("{}", "a"), None);
+        assert_eq!(object_member("[1]", "a"), None);
         assert_eq!(decode_string(r#""a\ud83db""#).unwrap(), "a\u{FFFD}b");
         assert_eq!(decode_string(r#""\ud83d\ude00\n\u00e9""#).unwrap(), "😀\né");
         assert_eq!(decode_string(r#""\udc00""#).unwrap(), "\u{FFFD}");

@@ -5,6 +5,7 @@
 mod happy_eyeballs;
 mod proxy;
 mod resolve;
+pub mod http;
 mod tls;
 
 pub use proxy::Proxy;

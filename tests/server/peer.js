@@ -4,8 +4,11 @@
 // so that the C harness's process machinery (rt_server_*) drives it; tests/c/peer.{h,c} wraps that.
 //
 // Usage:
-//   node server.js --peer --url URL [--auth JSON] [--port N]
-//     URL: http://127.0.0.1:PORT[/namespace]; --auth: the handshake auth object (e.g. {"echoMessages":true})
+//   node server.js --peer --url URL [--auth JSON] [--path PATH] [--agnost] [--port N]
+//     URL: http://127.0.0.1:PORT[/namespace]; --auth: the handshake auth object (e.g. {"echoMessages":true});
+//     --path: the socket.io path (Agnost's is /realtime/); --agnost: in the shape of Agnost's client
+//     (autoJoinChannels): join/leave/update are remembered and, on every connect, the last profile is
+//     sent again first, then every joined channel.
 //
 // stdout: one JSON object per line, each with an "event" field:
 //   {"event":"ready","id":..}                          first connect (then:)
@@ -40,6 +43,8 @@ function usage(msg) {
 
 let url = null;
 let auth = undefined;
+let path = undefined;
+let agnost = false;
 let serverPort = 0;
 {
   const argv = process.argv.slice(3);
@@ -47,6 +52,8 @@ let serverPort = 0;
     switch (argv[i]) {
       case "--url": url = argv[++i]; break;
       case "--auth": auth = JSON.parse(argv[++i]); break;
+      case "--path": path = argv[++i]; break;
+      case "--agnost": agnost = true; break;
       case "--port": ++i; break; // added by the harness on restart; ignored
       default: usage(`unknown argument ${argv[i]}`);
     }
@@ -59,13 +66,22 @@ let serverPort = 0;
 const socket = io(url, {
   transports: ["websocket"],
   auth,
+  path,
   reconnectionDelay: 100,
   reconnectionDelayMax: 200,
   forceNew: true,
 });
 
+// Agnost's client state (--agnost): the last profile and the joined channels, re-sent on connect.
+let profile = undefined;
+const joined = new Map(); // channel -> echo flag (undefined: the socket's default)
+
 let first = true;
 socket.on("connect", () => {
+  if (agnost) {
+    if (profile !== undefined) socket.emit("update", { data: profile });
+    for (const [channel, echo] of joined) socket.emit("join", echo === undefined ? { channel } : { channel, echo });
+  }
   out({ event: "connect", id: socket.id, recovered: !!socket.recovered });
   if (first) {
     first = false;
@@ -101,13 +117,23 @@ const COMMANDS = {
     });
   },
   join(rest) {
-    socket.emit("join", { channel: rest.trim() });
+    const channel = rest.trim();
+    if (agnost) {
+      if (joined.has(channel)) return;
+      joined.set(channel, undefined);
+      if (!socket.connected) return;
+    }
+    socket.emit("join", { channel });
   },
   leave(rest) {
-    socket.emit("leave", { channel: rest.trim() });
+    const channel = rest.trim();
+    if (agnost) joined.delete(channel);
+    socket.emit("leave", { channel });
   },
   update(rest) {
-    socket.emit("update", { data: JSON.parse(rest) });
+    const data = JSON.parse(rest);
+    if (agnost) profile = data;
+    socket.emit("update", { data });
   },
   send(rest) {
     const [channel, eventName, json] = splitWords(rest, 3);

@@ -34,6 +34,12 @@ if (process.argv[2] === "--peer") {
   require("./peer.js");
   return;
 }
+// Agnost mode: `node server.js --agnost ...` runs the Agnost realtime service (tests/server/agnost.js);
+// `node server.js --redis` runs a redis-server on a free loopback port for it (see that file).
+if (process.argv[2] === "--agnost" || process.argv[2] === "--redis") {
+  require("./agnost.js");
+  return;
+}
 
 const fs = require("fs");
 const http = require("http");
@@ -173,7 +179,7 @@ function setupNamespace(nsp) {
     });
 
     socket.data.profile = null;
-    socket.data.echo = !!(socket.handshake.auth && socket.handshake.auth.echoMessages === true);
+    socket.data.echo = socket.handshake.auth ? socket.handshake.auth.echoMessages : undefined;
 
     for (const [name, handler] of Object.entries(EVENT_HANDLERS)) {
       socket.on(name, (...args) => handler(socket, ...args));
@@ -250,38 +256,49 @@ const EVENT_HANDLERS = {
     socket.conn.close();
   },
 
-  // ---- Agnost channels (client -> server vocabulary)
-  // message {channel?, eventName, message}: to the channel's members (or everyone), as <eventName>
-  // {channel|null, message: {id: sender, data: message}}; the sender gets it only with echoMessages.
+  // ---- Agnost channels (client -> server vocabulary), in the real service's shapes without its
+  // environments and middlewares (tests/server/agnost.js is the full service, with two nodes on Redis).
+  // message {channel?, eventName, message, echo?}: to the channel's members (or everyone) as <eventName>
+  // {channel|null, message} (the message as sent, no sender id); the sender too with echo.
   message(socket, p) {
     if (!p || typeof p !== "object" || typeof p.eventName !== "string") return;
     const channel = typeof p.channel === "string" ? p.channel : null;
-    const payload = { channel, message: { id: socket.id, data: p.message === undefined ? null : p.message } };
+    const payload = { channel, message: p.message === undefined ? null : p.message };
+    const echo = p.echo ?? socket.data.echo;
     if (channel !== null) {
-      (socket.data.echo ? socket.nsp.to(channel) : socket.to(channel)).emit(p.eventName, payload);
+      (echo ? socket.nsp.to(channel) : socket.to(channel)).emit(p.eventName, payload);
     } else {
-      (socket.data.echo ? socket.nsp : socket.broadcast).emit(p.eventName, payload);
+      (echo ? socket.nsp : socket.broadcast).emit(p.eventName, payload);
     }
   },
-  // join {channel}: join the room; the other members get channel:join {channel, message:{id, data}}.
+  // join {channel, echo?}: nothing if already a member; else the other members (and the joiner with
+  // echo) get channel:join {channel, message:{id, data}}.
   join(socket, p) {
-    if (!p || typeof p.channel !== "string") return;
+    if (!p || typeof p.channel !== "string" || socket.rooms.has(p.channel)) return;
+    const envelope = { channel: p.channel, message: { id: socket.id, data: socket.data.profile } };
+    socket.to(p.channel).emit("channel:join", envelope);
     socket.join(p.channel);
-    socket.to(p.channel).emit("channel:join", { channel: p.channel, message: { id: socket.id, data: socket.data.profile } });
+    if (p.echo ?? socket.data.echo) socket.emit("channel:join", envelope);
   },
-  // leave {channel}: the other members get channel:leave, then the socket leaves the room.
+  // leave {channel, echo?}: nothing if not a member; else leave, then channel:leave to the others.
   leave(socket, p) {
-    if (!p || typeof p.channel !== "string") return;
-    socket.to(p.channel).emit("channel:leave", { channel: p.channel, message: { id: socket.id, data: socket.data.profile } });
+    if (!p || typeof p.channel !== "string" || !socket.rooms.has(p.channel)) return;
     socket.leave(p.channel);
+    const envelope = { channel: p.channel, message: { id: socket.id, data: socket.data.profile } };
+    socket.to(p.channel).emit("channel:leave", envelope);
+    if (p.echo ?? socket.data.echo) socket.emit("channel:leave", envelope);
   },
-  // update {data}: store the profile; the other members of each of the socket's channels get channel:update.
+  // update {data, echo?}: store the profile; each of the socket's channels gets channel:update.
   update(socket, p) {
     if (!p || typeof p !== "object") return;
     socket.data.profile = p.data === undefined ? null : p.data;
+    const echo = p.echo ?? socket.data.echo;
     for (const room of socket.rooms) {
       if (room === socket.id) continue;
-      socket.to(room).emit("channel:update", { channel: room, message: { id: socket.id, data: socket.data.profile } });
+      (echo ? socket.nsp.to(room) : socket.to(room)).emit("channel:update", {
+        channel: room,
+        message: { id: socket.id, data: socket.data.profile },
+      });
     }
   },
   // members {channel} + ack: answers [{id, data}] for the channel's members in this namespace.
