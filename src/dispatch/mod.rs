@@ -5,6 +5,7 @@
 //! one client's callbacks run one at a time and in event order, while different clients proceed in
 //! parallel. No lock is held while user code runs, so a callback may call anything in the library.
 
+use crate::client::flow::ReceiveGate;
 use crate::client::{Event, EventSink};
 use once_cell::sync::Lazy;
 use std::cell::Cell;
@@ -84,6 +85,8 @@ pub struct Dispatcher {
     me: Weak<Dispatcher>,
     state: Mutex<QueueState>,
     idle: Condvar,
+    /// The connection's receive gate, discharged as events leave the queue.
+    gate: once_cell::sync::OnceCell<Arc<ReceiveGate>>,
 }
 
 static NEXT_LISTENER_ID: AtomicU64 = AtomicU64::new(1);
@@ -105,6 +108,7 @@ impl Dispatcher {
             me: me.clone(),
             state: Mutex::new(QueueState { held: true, ..QueueState::default() }),
             idle: Condvar::new(),
+            gate: once_cell::sync::OnceCell::new(),
         });
         let weak = Arc::downgrade(&dispatcher);
         crate::client::runtime::runtime().spawn(async move {
@@ -178,7 +182,8 @@ impl Dispatcher {
     pub fn close(&self) {
         let mut state = self.lock();
         state.closed = true;
-        state.events.clear();
+        let dropped = std::mem::take(&mut state.events);
+        self.discharge(dropped.iter());
         let listeners = std::mem::take(&mut state.listeners);
         if !in_callback() {
             while state.running.is_some() {
@@ -209,7 +214,24 @@ impl Dispatcher {
         self.schedule(&mut state);
     }
 
+    /// Gives the gate back what these events weighed.
+    fn discharge<'a>(&self, events: impl Iterator<Item = &'a Event>) {
+        if let Some(gate) = self.gate.get() {
+            let (count, bytes) =
+                events.filter_map(Event::flow_cost).fold((0, 0), |(count, bytes), cost| (count + 1, bytes + cost));
+            gate.discharge(count, bytes);
+        }
+    }
+
     fn deliver_now(&self, event: Event) {
+        let cost = event.flow_cost();
+        self.deliver_inner(event);
+        if let (Some(gate), Some(cost)) = (self.gate.get(), cost) {
+            gate.discharge(1, cost);
+        }
+    }
+
+    fn deliver_inner(&self, event: Event) {
         if let Event::AckResult { callback, outcome } = event {
             if self.begin_call(ACK_CALLBACK) {
                 self.run_user_code(move || callback(&outcome));
@@ -277,10 +299,28 @@ impl EventSink for Dispatcher {
     fn deliver(&self, event: Event) {
         let mut state = self.lock();
         if state.closed {
+            drop(state);
+            self.discharge(std::iter::once(&event));
             return;
         }
         state.events.push_back(event);
         self.schedule(&mut state);
+    }
+
+    fn deliver_batch(&self, events: &mut Vec<Event>) {
+        let mut state = self.lock();
+        if state.closed {
+            drop(state);
+            self.discharge(events.iter());
+            events.clear();
+            return;
+        }
+        state.events.extend(events.drain(..));
+        self.schedule(&mut state);
+    }
+
+    fn attach_gate(&self, gate: Arc<ReceiveGate>) {
+        let _ = self.gate.set(gate);
     }
 }
 
