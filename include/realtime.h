@@ -75,6 +75,11 @@ typedef enum {
    */
   REALTIME_STATUS_NAMESPACE_IN_USE = 11,
   /**
+   * The process-wide runtime has started already, with other settings (see
+   * realtime_runtime_configure()).
+   */
+  REALTIME_STATUS_ALREADY_STARTED = 13,
+  /**
    * A bug in the library (reported instead of crashing).
    */
   REALTIME_STATUS_INTERNAL = 100,
@@ -106,6 +111,12 @@ typedef enum {
 typedef struct realtime_client realtime_client;
 
 /**
+ * A set of clients whose callbacks run on the application's own thread, inside realtime_poll().
+ * Opaque; create with realtime_poller_new(), release with realtime_poller_free().
+ */
+typedef struct realtime_poller realtime_poller;
+
+/**
  * A view of binary data: `len` bytes at `data`. Buffers handed to a callback are borrowed for the
  * call; buffers passed in are copied before the call returns.
  */
@@ -128,6 +139,11 @@ typedef void (*realtime_event_fn)(void *user_data,
                                   const realtime_buffer *buffers,
                                   size_t buffer_count,
                                   uint64_t ack_id);
+
+/**
+ * A C finalizer: called once with a listener's (or an ack's) `user_data` after its last callback.
+ */
+typedef void (*realtime_finalizer_fn)(void *user_data);
 
 /**
  * The outcome of an emit with ack: on success `error` is NULL and `args_json` (a JSON array, as the
@@ -230,9 +246,10 @@ const char *realtime_version(void);
  * Returns a handle to free with realtime_free(), or NULL on bad input (the reason is in
  * realtime_last_error()). Thread: any.
  *
- * Events raised before the application calls anything on the client other than the realtime_on_*
- * registrations (or for at most 50 ms) are held, so listeners registered right after
- * realtime_new() never miss the first events.
+ * Listeners registered right after realtime_new() never miss the first events: until the
+ * application calls anything on the client other than the realtime_on_* registrations (or for at
+ * most 50 ms), an event that has no listener yet waits for one. An event that has its listener is
+ * delivered at once.
  */
 realtime_client *realtime_new(const char *url,
                               const char *options_json);
@@ -384,6 +401,36 @@ uint64_t realtime_once(realtime_client *client,
                        void *user_data);
 
 /**
+ * realtime_on() with a finalizer: `finalizer(user_data)` runs exactly once, after the listener's
+ * last possible callback — after realtime_off() or realtime_free() (once the running call, if
+ * any, returned), on whatever thread that happens. NULL `finalizer` is allowed. If registration
+ * fails (0 is returned) the finalizer is not called. Thread: any.
+ */
+uint64_t realtime_on_with_free(realtime_client *client,
+                               const char *event,
+                               realtime_event_fn cb,
+                               void *user_data,
+                               realtime_finalizer_fn finalizer);
+
+/**
+ * realtime_once() with a finalizer (see realtime_on_with_free()): it runs after the listener's
+ * only call returned, or after realtime_off()/realtime_free() if it never ran.
+ */
+uint64_t realtime_once_with_free(realtime_client *client,
+                                 const char *event,
+                                 realtime_event_fn cb,
+                                 void *user_data,
+                                 realtime_finalizer_fn finalizer);
+
+/**
+ * realtime_on_any() with a finalizer (see realtime_on_with_free()).
+ */
+uint64_t realtime_on_any_with_free(realtime_client *client,
+                                   realtime_event_fn cb,
+                                   void *user_data,
+                                   realtime_finalizer_fn finalizer);
+
+/**
  * Listens for every server event, whatever its name (socket.io-client's onAny); catch-all listeners
  * run before the named ones. Returns a listener id (> 0), or 0 on bad input. Thread: any.
  */
@@ -428,6 +475,33 @@ realtime_status realtime_emit_with_ack(realtime_client *client,
                                        uint32_t timeout_ms,
                                        realtime_ack_fn cb,
                                        void *user_data);
+
+/**
+ * realtime_emit_with_ack() with a finalizer: `finalizer(user_data)` runs exactly once, after `cb`
+ * ran, or when `cb` will never run (the client was freed first, or the emit failed: then before
+ * this function returns). NULL `finalizer` is allowed. Thread: any.
+ */
+realtime_status realtime_emit_with_ack_free(realtime_client *client,
+                                            const char *event,
+                                            const char *args_json,
+                                            uint32_t timeout_ms,
+                                            realtime_ack_fn cb,
+                                            void *user_data,
+                                            realtime_finalizer_fn finalizer);
+
+/**
+ * realtime_emit_binary() with a finalizer for `user_data`, as in realtime_emit_with_ack_free()
+ * (with a NULL `cb`, the finalizer runs once the emit was queued or failed).
+ */
+realtime_status realtime_emit_binary_free(realtime_client *client,
+                                          const char *event,
+                                          const char *args_json,
+                                          const realtime_buffer *buffers,
+                                          size_t buffer_count,
+                                          uint32_t timeout_ms,
+                                          realtime_ack_fn cb,
+                                          void *user_data,
+                                          realtime_finalizer_fn finalizer);
 
 /**
  * Emits with binary arguments, sent as binary frames (no base64): `args_json` refers to
@@ -642,6 +716,68 @@ uint64_t realtime_on_message_binary(realtime_client *client,
 uint64_t realtime_on_user_event(realtime_client *client,
                                 realtime_user_event_fn cb,
                                 void *user_data);
+
+/**
+ * Sets, once per process and before the first client, how many IO threads (the network) and
+ * callback threads (where callbacks run, unless in poll mode) the library starts; 0 keeps the
+ * default (2 each, or the `REALTIME_IO_THREADS` / `REALTIME_CALLBACK_THREADS` environment variables
+ * when set). At most 64 each. Returns REALTIME_STATUS_ALREADY_STARTED when threads of that kind
+ * already run with another count (asking for the running count, or 0, is OK). Thread: any.
+ */
+realtime_status realtime_runtime_configure(uint32_t io_threads, uint32_t callback_threads);
+
+/**
+ * Attaches a finalizer to listener `listener_id`: `finalizer(user_data)` (with the `user_data`
+ * given at registration) runs exactly once, after the listener's last possible callback — at
+ * realtime_off() or realtime_free(), or when a running call of it returns — on whatever thread
+ * that happens. A second call replaces the finalizer; NULL removes it. Returns
+ * REALTIME_STATUS_UNKNOWN_LISTENER when the client has no such listener (removed, or a
+ * once-listener that ran already: register those with realtime_once_with_free() instead).
+ * Thread: any.
+ */
+realtime_status realtime_set_finalizer(realtime_client *client,
+                                       uint64_t listener_id,
+                                       realtime_finalizer_fn finalizer);
+
+/**
+ * Creates a poller. Returns NULL when the system refuses a file descriptor (see
+ * realtime_last_error()). Thread: any.
+ */
+realtime_poller *realtime_poller_new(void);
+
+/**
+ * Releases a poller. Free its clients first: events of clients still attached are dropped from
+ * then on (their connections keep running). Must not be called from inside realtime_poll() of
+ * this poller. NULL (or a handle freed already) is a no-op. Thread: any.
+ */
+void realtime_poller_free(realtime_poller *poller);
+
+/**
+ * A file descriptor that is readable while callbacks of this poller's clients are due: put it in
+ * your poll()/select()/epoll (or a run loop source) and call realtime_poll() when it is readable.
+ * Owned by the poller: do not read, write or close it. -1 for a NULL or freed poller. Thread: any.
+ */
+int32_t realtime_poller_fd(const realtime_poller *poller);
+
+/**
+ * Runs, on the calling thread, the callbacks of up to `max_events` due events of this poller's
+ * clients, in each client's event order, and returns how many events it handled (0 when nothing
+ * was due, or for a NULL/freed poller or a call from inside a callback). Returns at once: it
+ * never waits for the network. Everything of the threading contract holds: callbacks may call
+ * any function (realtime_free() and realtime_close() included); realtime_free() called on another
+ * thread waits until a running callback of that client returned. The receive bound
+ * (`maxPendingEvents`) applies: until events are polled, the client stops reading its socket.
+ */
+size_t realtime_poll(realtime_poller *poller, size_t max_events);
+
+/**
+ * realtime_new() whose callbacks run inside realtime_poll() of `poller` instead of on the
+ * library's callback threads (namespaces opened from it with realtime_new_namespace() too).
+ * Returns NULL on bad input, including a NULL or freed poller. Thread: any.
+ */
+realtime_client *realtime_new_polled(realtime_poller *poller,
+                                     const char *url,
+                                     const char *options_json);
 
 /**
  * A short, static, English description of `status` (e.g. "ok", "invalid argument"); "unknown status"

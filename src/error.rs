@@ -36,6 +36,9 @@ pub enum Error {
     /// The namespace is already open on this connection.
     #[error("namespace {0:?} is already open on this connection")]
     NamespaceInUse(String),
+    /// The runtime started already with other settings.
+    #[error("the realtime runtime has started already: {0}")]
+    AlreadyStarted(String),
     /// A bug in the library, reported instead of crossing the C boundary as a panic.
     #[error("internal error: {0}")]
     Internal(String),

@@ -1,26 +1,40 @@
-//! Delivers each client's events to its listeners, in order, on a small pool of callback threads —
-//! never on the IO threads, so a slow callback cannot stall a connection.
+//! Delivers each client's events to its listeners, in order, off the IO threads — on one of a small
+//! pool of callback threads, or on the application's own thread in poll mode — so a slow callback
+//! cannot stall a connection.
 //!
-//! Every client has a serial queue (a [`Dispatcher`]). A pool thread drains one queue at a time, so
-//! one client's callbacks run one at a time and in event order, while different clients proceed in
-//! parallel. No lock is held while user code runs, so a callback may call anything in the library.
+//! Every client has a serial queue (a [`Dispatcher`]) bound to one [`Executor`] for its whole life:
+//! its callbacks run one at a time, in event order, always on the same thread. The IO side hands
+//! events over in batches ([`EventSink::deliver_batch`]): one lock of the queue per batch, and the
+//! executor is told only when the queue was idle. The executor's thread takes up to a batch of
+//! events at once, so neither side takes a lock per event on the queue. No lock is held while user
+//! code runs, so a callback may call anything in the library.
+//!
+//! Listeners carry an optional finalizer, run exactly once after the listener's last possible
+//! callback (after realtime_off, realtime_free, a once-listener's call), whatever the thread.
+//!
+//! Events raised right after a client is created wait, while no listener of their kind is
+//! registered yet, until the application is done registering (its first call that is not a
+//! registration) or [`INITIAL_HOLD`] passes: listeners registered right after `realtime_new` miss
+//! nothing, and an event that has its listener is never held.
+
+mod executor;
+
+pub use executor::{configure_callback_threads, Executor, Poller};
 
 use crate::client::flow::ReceiveGate;
 use crate::client::{Event, EventSink};
-use once_cell::sync::Lazy;
+use once_cell::sync::OnceCell;
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-/// Threads that run callbacks, shared by all clients.
-pub const CALLBACK_THREADS: usize = 2;
-/// Events one queue may deliver before another queue gets a turn.
-const BATCH: usize = 64;
-/// How long events are held at most after a client is created, for listeners registered right after.
+/// How long events without a listener are held at most after a client is created.
 pub const INITIAL_HOLD: Duration = Duration::from_millis(50);
+/// Gate credit is returned at least this often within a batch.
+const DISCHARGE_EVERY: usize = 64;
 
 /// Which listeners an event goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,35 +72,83 @@ const ACK_CALLBACK: u64 = 0;
 
 /// A listener: called with every event of its kind.
 pub type Callback = Arc<dyn Fn(&Event) + Send + Sync>;
+/// Runs once, after a listener's last callback.
+pub type Finalizer = Box<dyn FnOnce() + Send>;
+
+/// Runs a finalizer as if it were a callback (so library calls made from it never wait), catching
+/// a panic.
+pub fn run_finalizer(finalizer: Finalizer) {
+    CALLBACK_DEPTH.with(|depth| depth.set(depth.get() + 1));
+    let outcome = catch_unwind(AssertUnwindSafe(finalizer));
+    CALLBACK_DEPTH.with(|depth| depth.set(depth.get() - 1));
+    if outcome.is_err() {
+        eprintln!("realtime: a finalizer panicked");
+    }
+}
+
+/// What a listener keeps alive while it can still be called; its finalizer runs when the last
+/// reference goes (the table's, or a running call's).
+struct Registered {
+    callback: Callback,
+    /// An opaque value the registering layer keeps with the listener (the C `user_data`).
+    context: usize,
+    finalizer: Mutex<Option<Finalizer>>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let finalizer = self.finalizer.get_mut().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(finalizer) = finalizer {
+            run_finalizer(finalizer);
+        }
+    }
+}
 
 struct Listener {
     id: u64,
     kind: EventKind,
-    /// Removed before its first call.
     once: bool,
-    callback: Callback,
+    /// A once-listener that has been called (or is being called): it matches nothing any more and
+    /// leaves the table when its call returns.
+    spent: bool,
+    registered: Arc<Registered>,
 }
 
+/// The events side, shared with the IO threads.
 #[derive(Default)]
-struct QueueState {
+struct Queue {
     events: VecDeque<Event>,
-    listeners: Vec<Listener>,
-    /// The queue is on the pool's ready list or being drained.
+    /// An empty deque with capacity, swapped in when a batch is taken.
+    spare: VecDeque<Event>,
+    /// On the executor's ready list, or being drained.
     scheduled: bool,
-    /// Events wait until the application had a chance to register listeners.
-    held: bool,
+    /// The head event waits for a listener (initial hold).
+    stalled: bool,
     closed: bool,
+}
+
+/// The listeners side, used by the callback thread and the registration calls.
+#[derive(Default)]
+struct Table {
+    listeners: Vec<Listener>,
     /// The listener whose callback is running right now.
     running: Option<u64>,
+    /// Threads waiting in remove_listener/close for `running` to change.
+    waiters: usize,
+    closed: bool,
 }
 
 /// One client's serial event queue and listener table.
 pub struct Dispatcher {
     me: Weak<Dispatcher>,
-    state: Mutex<QueueState>,
+    executor: Executor,
+    queue: Mutex<Queue>,
+    table: Mutex<Table>,
     idle: Condvar,
+    /// Events with no listener yet wait (see the module documentation).
+    held: AtomicBool,
     /// The connection's receive gate, discharged as events leave the queue.
-    gate: once_cell::sync::OnceCell<Arc<ReceiveGate>>,
+    gate: OnceCell<Arc<ReceiveGate>>,
 }
 
 static NEXT_LISTENER_ID: AtomicU64 = AtomicU64::new(1);
@@ -96,19 +158,32 @@ thread_local! {
     static CALLBACK_DEPTH: Cell<usize> = const { Cell::new(0) };
 }
 
-/// Whether the current thread is inside a callback of this library.
+/// Whether the current thread is inside a callback (or a finalizer) of this library.
 pub fn in_callback() -> bool {
     CALLBACK_DEPTH.with(Cell::get) > 0
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl Dispatcher {
-    /// A new queue whose events are held until [`Dispatcher::release`] or [`INITIAL_HOLD`] passes.
+    /// A new queue on the next callback thread.
+    #[cfg(test)]
     pub fn new() -> Arc<Self> {
+        Self::with_executor(Executor::next_thread())
+    }
+
+    /// A new queue whose callbacks run on `executor`.
+    pub fn with_executor(executor: Executor) -> Arc<Self> {
         let dispatcher = Arc::new_cyclic(|me| Self {
             me: me.clone(),
-            state: Mutex::new(QueueState { held: true, ..QueueState::default() }),
+            executor,
+            queue: Mutex::new(Queue::default()),
+            table: Mutex::new(Table::default()),
             idle: Condvar::new(),
-            gate: once_cell::sync::OnceCell::new(),
+            held: AtomicBool::new(true),
+            gate: OnceCell::new(),
         });
         let weak = Arc::downgrade(&dispatcher);
         crate::client::runtime::runtime().spawn(async move {
@@ -120,98 +195,161 @@ impl Dispatcher {
         dispatcher
     }
 
-    fn lock(&self) -> MutexGuard<'_, QueueState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Where this queue's callbacks run (a namespace opened from this client runs there too).
+    pub fn executor(&self) -> &Executor {
+        &self.executor
     }
 
-    /// Starts delivering held events.
+    /// Ends the initial hold: events without a listener are dropped from now on.
     pub fn release(&self) {
-        let mut state = self.lock();
-        if state.held {
-            state.held = false;
-            self.schedule(&mut state);
+        if self.held.swap(false, Ordering::AcqRel) {
+            self.unstall();
         }
     }
 
-    fn schedule(&self, state: &mut QueueState) {
-        if state.scheduled || state.held || state.closed || state.events.is_empty() {
+    /// Reschedules a queue whose head event waited for a listener.
+    fn unstall(&self) {
+        let mut queue = lock(&self.queue);
+        if queue.stalled {
+            queue.stalled = false;
+            self.schedule(&mut queue);
+        }
+    }
+
+    /// Puts the queue on its executor's ready list, unless it is there, stalled, closed or empty.
+    /// Called with the queue lock held.
+    fn schedule(&self, queue: &mut Queue) {
+        if queue.scheduled || queue.stalled || queue.closed || queue.events.is_empty() {
             return;
         }
         if let Some(me) = self.me.upgrade() {
-            state.scheduled = true;
-            POOL.push(me);
+            queue.scheduled = true;
+            if !self.executor.push(me) {
+                // Nothing will ever run this queue (its poller was freed).
+                queue.scheduled = false;
+                let dropped = std::mem::take(&mut queue.events);
+                self.discharge(dropped.iter());
+            }
         }
     }
 
-    /// Adds a listener and returns its id (> 0). A `once` listener is removed before its first call.
+    /// Adds a listener and returns its id (> 0). A `once` listener runs at most once.
+    #[cfg(test)]
     pub fn add_listener(&self, kind: EventKind, once: bool, callback: Callback) -> u64 {
-        let id = NEXT_LISTENER_ID.fetch_add(1, Ordering::Relaxed);
-        self.lock().listeners.push(Listener { id, kind, once, callback });
+        self.add_listener_with(kind, once, callback, 0, None)
+    }
+
+    /// Like [`Dispatcher::add_listener`], with a finalizer run exactly once after the listener's
+    /// last callback. On a freed queue the finalizer runs at once and the id is still returned.
+    pub fn add_listener_with(
+        &self,
+        kind: EventKind,
+        once: bool,
+        callback: Callback,
+        context: usize,
+        finalizer: Option<Finalizer>,
+    ) -> u64 {
+        let registered = Arc::new(Registered { callback, context, finalizer: Mutex::new(finalizer) });
+        let id = {
+            let mut table = lock(&self.table);
+            // Ids are taken under the table lock, so the table is in id order.
+            let id = NEXT_LISTENER_ID.fetch_add(1, Ordering::Relaxed);
+            if table.closed {
+                drop(table);
+                drop(registered);
+                return id;
+            }
+            table.listeners.push(Listener { id, kind, once, spent: false, registered });
+            id
+        };
+        if self.held.load(Ordering::Acquire) {
+            self.unstall();
+        }
         id
+    }
+
+    /// Sets (or replaces) the finalizer of listener `id`, made from the listener's context. false
+    /// when no listener has that id (it was removed, or it was a once-listener that ran).
+    pub fn set_finalizer(&self, id: u64, make: impl FnOnce(usize) -> Finalizer) -> bool {
+        let table = lock(&self.table);
+        let Some(listener) = table.listeners.iter().find(|l| l.id == id) else {
+            return false;
+        };
+        let old = lock(&listener.registered.finalizer).replace(make(listener.registered.context));
+        drop(table);
+        drop(old);
+        true
     }
 
     /// Whether [`Dispatcher::close`] ran (the client was freed).
     pub fn is_closed(&self) -> bool {
-        self.lock().closed
+        lock(&self.table).closed
     }
 
     /// Removes every catch-all listener; returns how many there were.
     pub fn remove_any_listeners(&self) -> usize {
-        let ids: Vec<u64> = self.lock().listeners.iter().filter(|l| l.kind == EventKind::Any).map(|l| l.id).collect();
+        let ids: Vec<u64> =
+            lock(&self.table).listeners.iter().filter(|l| l.kind == EventKind::Any).map(|l| l.id).collect();
         ids.iter().filter(|id| self.remove_listener(**id)).count()
     }
 
-    /// Removes a listener. Outside a callback, waits until that listener is no longer running.
-    /// Returns false when no listener has that id.
+    /// Removes a listener; it never starts again. Outside a callback, waits until it is no longer
+    /// running (a once-listener that is running is still found, and waited for). Returns false when
+    /// no listener has that id.
     pub fn remove_listener(&self, id: u64) -> bool {
-        let mut state = self.lock();
-        let Some(index) = state.listeners.iter().position(|l| l.id == id) else {
+        let mut table = lock(&self.table);
+        let Some(index) = table.listeners.iter().position(|l| l.id == id) else {
             return false;
         };
-        state.listeners.remove(index);
+        let removed = table.listeners.remove(index);
         if !in_callback() {
-            while state.running == Some(id) {
-                state = self.idle.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+            while table.running == Some(id) {
+                table.waiters += 1;
+                table = self.idle.wait(table).unwrap_or_else(|poisoned| poisoned.into_inner());
+                table.waiters -= 1;
             }
         }
+        drop(table);
+        // Its finalizer runs here, or after the running call (inside a callback) returns.
+        drop(removed);
         true
     }
 
     /// Stops all delivery and drops the listeners. Outside a callback, waits until no callback of
     /// this queue is running; none starts afterwards.
     pub fn close(&self) {
-        let mut state = self.lock();
-        state.closed = true;
-        let dropped = std::mem::take(&mut state.events);
-        self.discharge(dropped.iter());
-        let listeners = std::mem::take(&mut state.listeners);
-        if !in_callback() {
-            while state.running.is_some() {
-                state = self.idle.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+        let dropped = {
+            let mut queue = lock(&self.queue);
+            queue.closed = true;
+            std::mem::take(&mut queue.events)
+        };
+        let listeners = {
+            let mut table = lock(&self.table);
+            table.closed = true;
+            let listeners = std::mem::take(&mut table.listeners);
+            if !in_callback() {
+                while table.running.is_some() {
+                    table.waiters += 1;
+                    table = self.idle.wait(table).unwrap_or_else(|poisoned| poisoned.into_inner());
+                    table.waiters -= 1;
+                }
             }
-        }
-        drop(state);
+            listeners
+        };
+        self.discharge(dropped.iter());
+        // Pending ack callbacks and listeners go, with their finalizers, after the last callback.
+        drop(dropped);
         drop(listeners);
     }
 
-    /// Runs on a pool thread: delivers up to [`BATCH`] events, then yields the thread.
-    fn drain(&self) {
-        for _ in 0..BATCH {
-            let event = {
-                let mut state = self.lock();
-                match state.events.pop_front() {
-                    Some(event) if !state.closed => event,
-                    _ => {
-                        state.scheduled = false;
-                        return;
-                    }
-                }
-            };
-            self.deliver_now(event);
-        }
-        let mut state = self.lock();
-        state.scheduled = false;
-        self.schedule(&mut state);
+    /// Drops every queued event (its executor will never run it).
+    fn discard(&self) {
+        let dropped = {
+            let mut queue = lock(&self.queue);
+            queue.scheduled = false;
+            std::mem::take(&mut queue.events)
+        };
+        self.discharge(dropped.iter());
     }
 
     /// Gives the gate back what these events weighed.
@@ -223,140 +361,197 @@ impl Dispatcher {
         }
     }
 
-    fn deliver_now(&self, event: Event) {
-        let cost = event.flow_cost();
-        self.deliver_inner(event);
-        if let (Some(gate), Some(cost)) = (self.gate.get(), cost) {
-            gate.discharge(1, cost);
-        }
+    /// Whether an event can be delivered now, during the initial hold: an ack result, or an event
+    /// with at least one listener.
+    fn has_listener(&self, event: &Event) -> bool {
+        matches!(event, Event::AckResult { .. })
+            || lock(&self.table).listeners.iter().any(|l| !l.spent && l.kind.matches(event))
     }
 
-    fn deliver_inner(&self, event: Event) {
-        if let Event::AckResult { callback, outcome } = event {
-            if self.begin_call(ACK_CALLBACK) {
-                self.run_user_code(move || callback(&outcome));
+    /// Runs on the executor's thread: delivers up to `budget` events, then gives the thread back
+    /// (rescheduling itself when more wait). Returns how many events it handled.
+    pub(super) fn drain(&self, budget: usize) -> usize {
+        let mut batch = {
+            let mut queue = lock(&self.queue);
+            if queue.closed || queue.events.is_empty() {
+                queue.scheduled = false;
+                return 0;
             }
-            return;
-        }
-        let mut ids: Vec<u64> = Vec::new();
-        {
-            let state = self.lock();
-            // Catch-all listeners first, as socket.io-client calls them.
-            ids.extend(
-                state.listeners.iter().filter(|l| l.kind == EventKind::Any && l.kind.matches(&event)).map(|l| l.id),
-            );
-            ids.extend(
-                state.listeners.iter().filter(|l| l.kind != EventKind::Any && l.kind.matches(&event)).map(|l| l.id),
-            );
-        }
-        for id in ids {
-            let callback = {
-                let mut state = self.lock();
-                if state.closed {
-                    return;
+            let mut batch = std::mem::take(&mut queue.spare);
+            if queue.events.len() <= budget {
+                std::mem::swap(&mut queue.events, &mut batch);
+            } else {
+                batch.extend(queue.events.drain(..budget));
+            }
+            batch
+        };
+        let mut handled = 0;
+        let (mut count, mut bytes) = (0usize, 0usize);
+        let mut stalled = false;
+        while let Some(event) = batch.pop_front() {
+            if self.held.load(Ordering::Acquire) && !self.has_listener(&event) {
+                batch.push_front(event);
+                stalled = true;
+                break;
+            }
+            let cost = event.flow_cost();
+            let open = self.deliver_now(event);
+            handled += 1;
+            if let Some(cost) = cost {
+                count += 1;
+                bytes += cost;
+                if count >= DISCHARGE_EVERY {
+                    self.return_credit(&mut count, &mut bytes);
                 }
-                // Removed by an earlier callback of this same event: skip it.
-                let Some(index) = state.listeners.iter().position(|l| l.id == id) else {
-                    continue;
-                };
-                let callback = if state.listeners[index].once {
-                    state.listeners.remove(index).callback
-                } else {
-                    Arc::clone(&state.listeners[index].callback)
-                };
-                state.running = Some(id);
-                callback
-            };
-            let event = &event;
-            self.run_user_code(move || callback(event));
+            }
+            if !open {
+                break;
+            }
         }
+        self.return_credit(&mut count, &mut bytes);
+        let mut queue = lock(&self.queue);
+        let leftover = if queue.closed {
+            std::mem::take(&mut batch)
+        } else {
+            // Events not handled (stalled head, or the budget) go back in front, in order.
+            while let Some(event) = batch.pop_back() {
+                queue.events.push_front(event);
+            }
+            VecDeque::new()
+        };
+        if batch.capacity() <= 4 * executor::BATCH {
+            queue.spare = batch;
+        }
+        queue.scheduled = false;
+        // A listener registered (or the hold ended) while this batch was decided on stalls nothing:
+        // unstall() takes this lock after changing either, so this check sees the change or it
+        // sees `stalled` set.
+        queue.stalled = stalled
+            && !queue.closed
+            && self.held.load(Ordering::Acquire)
+            && queue.events.front().is_some_and(|head| !self.has_listener(head));
+        self.schedule(&mut queue);
+        drop(queue);
+        if !leftover.is_empty() {
+            self.discharge(leftover.iter());
+        }
+        handled
+    }
+
+    fn return_credit(&self, count: &mut usize, bytes: &mut usize) {
+        if let Some(gate) = self.gate.get() {
+            gate.discharge(*count, *bytes);
+        }
+        *count = 0;
+        *bytes = 0;
+    }
+
+    /// Calls the event's listeners (catch-all ones first, as socket.io-client does), each at most
+    /// once, those registered when the event started. Returns false once the queue is closed.
+    fn deliver_now(&self, event: Event) -> bool {
+        if let Event::AckResult { callback, outcome } = event {
+            if !self.begin_call(ACK_CALLBACK) {
+                return false;
+            }
+            self.run_user_code(ACK_CALLBACK, false, move || callback(&outcome));
+            return true;
+        }
+        // Listeners registered from here on (ids at or above `limit`) don't get this event.
+        let limit = NEXT_LISTENER_ID.load(Ordering::Acquire);
+        for catch_all in [true, false] {
+            let mut after = 0u64;
+            loop {
+                let (id, once, registered) = {
+                    let mut table = lock(&self.table);
+                    if table.closed {
+                        return false;
+                    }
+                    let next = table.listeners.iter_mut().find(|l| {
+                        l.id > after
+                            && l.id < limit
+                            && !l.spent
+                            && (l.kind == EventKind::Any) == catch_all
+                            && l.kind.matches(&event)
+                    });
+                    let Some(listener) = next else { break };
+                    if listener.once {
+                        listener.spent = true;
+                    }
+                    let picked = (listener.id, listener.once, Arc::clone(&listener.registered));
+                    table.running = Some(picked.0);
+                    picked
+                };
+                after = id;
+                let event = &event;
+                let callback = &registered.callback;
+                self.run_user_code(id, once, move || callback(event));
+                // The finalizer runs here when off/free removed the listener during the call.
+                drop(registered);
+            }
+        }
+        true
     }
 
     /// Marks `id` as running unless the queue was closed.
     fn begin_call(&self, id: u64) -> bool {
-        let mut state = self.lock();
-        if state.closed {
+        let mut table = lock(&self.table);
+        if table.closed {
             return false;
         }
-        state.running = Some(id);
+        table.running = Some(id);
         true
     }
 
-    /// Runs a callback with no lock held, then clears the running mark and wakes waiters.
-    fn run_user_code(&self, call: impl FnOnce()) {
+    /// Runs a callback with no lock held, then clears the running mark (removing a once-listener)
+    /// and wakes waiters.
+    fn run_user_code(&self, id: u64, once: bool, call: impl FnOnce()) {
         CALLBACK_DEPTH.with(|depth| depth.set(depth.get() + 1));
         let outcome = catch_unwind(AssertUnwindSafe(call));
         CALLBACK_DEPTH.with(|depth| depth.set(depth.get() - 1));
         if outcome.is_err() {
             eprintln!("realtime: a callback panicked; delivery goes on");
         }
-        self.lock().running = None;
-        self.idle.notify_all();
+        let mut table = lock(&self.table);
+        table.running = None;
+        let spent = if once {
+            table.listeners.iter().position(|l| l.id == id).map(|index| table.listeners.remove(index))
+        } else {
+            None
+        };
+        if table.waiters > 0 {
+            self.idle.notify_all();
+        }
+        drop(table);
+        drop(spent);
     }
 }
 
 impl EventSink for Dispatcher {
     fn deliver(&self, event: Event) {
-        let mut state = self.lock();
-        if state.closed {
-            drop(state);
+        let mut queue = lock(&self.queue);
+        if queue.closed {
+            drop(queue);
             self.discharge(std::iter::once(&event));
             return;
         }
-        state.events.push_back(event);
-        self.schedule(&mut state);
+        queue.events.push_back(event);
+        self.schedule(&mut queue);
     }
 
     fn deliver_batch(&self, events: &mut Vec<Event>) {
-        let mut state = self.lock();
-        if state.closed {
-            drop(state);
+        let mut queue = lock(&self.queue);
+        if queue.closed {
+            drop(queue);
             self.discharge(events.iter());
             events.clear();
             return;
         }
-        state.events.extend(events.drain(..));
-        self.schedule(&mut state);
+        queue.events.extend(events.drain(..));
+        self.schedule(&mut queue);
     }
 
     fn attach_gate(&self, gate: Arc<ReceiveGate>) {
         let _ = self.gate.set(gate);
-    }
-}
-
-/// The callback threads and their ready list of queues.
-struct Pool {
-    ready: Mutex<VecDeque<Arc<Dispatcher>>>,
-    available: Condvar,
-}
-
-static POOL: Lazy<Pool> = Lazy::new(|| {
-    for index in 0..CALLBACK_THREADS {
-        std::thread::Builder::new()
-            .name(format!("realtime-cb-{index}"))
-            .spawn(|| loop {
-                let dispatcher = POOL.pop();
-                dispatcher.drain();
-            })
-            .expect("cannot start a realtime callback thread");
-    }
-    Pool { ready: Mutex::new(VecDeque::new()), available: Condvar::new() }
-});
-
-impl Pool {
-    fn push(&self, dispatcher: Arc<Dispatcher>) {
-        self.ready.lock().unwrap_or_else(|p| p.into_inner()).push_back(dispatcher);
-        self.available.notify_one();
-    }
-
-    fn pop(&self) -> Arc<Dispatcher> {
-        let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if let Some(dispatcher) = ready.pop_front() {
-                return dispatcher;
-            }
-            ready = self.available.wait(ready).unwrap_or_else(|p| p.into_inner());
-        }
     }
 }
 

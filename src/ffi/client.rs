@@ -2,7 +2,7 @@
 
 use super::{boundary, boundary_status, optional_str, required_str, to_cstring};
 use crate::client::{Event, EventSink, Socket};
-use crate::dispatch::{Callback, Dispatcher, EventKind};
+use crate::dispatch::{Callback, Dispatcher, EventKind, Executor, Finalizer};
 use crate::error::{Error, Result};
 use crate::ffi::realtime_status;
 use once_cell::sync::Lazy;
@@ -60,17 +60,31 @@ pub(super) fn lookup_released(client: *const realtime_client) -> Result<Arc<Clie
 /// Returns a handle to free with realtime_free(), or NULL on bad input (the reason is in
 /// realtime_last_error()). Thread: any.
 ///
-/// Events raised before the application calls anything on the client other than the realtime_on_*
-/// registrations (or for at most 50 ms) are held, so listeners registered right after
-/// realtime_new() never miss the first events.
+/// Listeners registered right after realtime_new() never miss the first events: until the
+/// application calls anything on the client other than the realtime_on_* registrations (or for at
+/// most 50 ms), an event that has no listener yet waits for one. An event that has its listener is
+/// delivered at once.
 #[no_mangle]
 pub unsafe extern "C" fn realtime_new(url: *const c_char, options_json: *const c_char) -> *mut realtime_client {
+    // SAFETY: forwarded from the caller.
+    unsafe { new_client(url, options_json, Executor::next_thread) }
+}
+
+/// realtime_new() with the executor `executor()` gives.
+///
+/// # Safety
+/// As realtime_new().
+pub(super) unsafe fn new_client(
+    url: *const c_char,
+    options_json: *const c_char,
+    executor: impl FnOnce() -> Executor,
+) -> *mut realtime_client {
     boundary(std::ptr::null_mut(), || {
         // SAFETY: the caller passes NULL or NUL-terminated strings valid for the call.
         let url = unsafe { required_str(url, "url") }?;
         // SAFETY: as above.
         let options = unsafe { optional_str(options_json, "options_json") }?;
-        let dispatcher = Dispatcher::new();
+        let dispatcher = Dispatcher::with_executor(executor());
         let socket = Socket::new(url, options, Arc::clone(&dispatcher) as Arc<dyn EventSink>)?;
         Ok(register(ClientEntry { socket, dispatcher }))
     })
@@ -179,16 +193,32 @@ unsafe impl Send for UserData {}
 // SAFETY: as above.
 unsafe impl Sync for UserData {}
 
+/// A C finalizer: called once with a listener's (or an ack's) `user_data` after its last callback.
+pub type realtime_finalizer_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// The core finalizer that calls a C one with `user_data`.
+pub(super) fn c_finalizer(finalizer: unsafe extern "C" fn(*mut c_void), user_data: *mut c_void) -> Finalizer {
+    let user_data = UserData(user_data);
+    Box::new(move || {
+        let user_data = user_data;
+        // SAFETY: the application registered `finalizer` for this `user_data`; it runs once.
+        unsafe { finalizer(user_data.0) }
+    })
+}
+
 pub(super) fn add_listener(
     client: *mut realtime_client,
     kind: EventKind,
     once: bool,
     callback: Option<Callback>,
+    user_data: *mut c_void,
+    finalizer: realtime_finalizer_fn,
 ) -> u64 {
     boundary(0, || {
         let entry = lookup(client)?;
         let callback = callback.ok_or_else(|| Error::InvalidArgument("callback is NULL".to_owned()))?;
-        Ok(entry.dispatcher.add_listener(kind, once, callback))
+        let finalizer = finalizer.map(|f| c_finalizer(f, user_data));
+        Ok(entry.dispatcher.add_listener_with(kind, once, callback, user_data as usize, finalizer))
     })
 }
 
@@ -201,14 +231,27 @@ pub(super) fn register_callback<F: Copy + Send + Sync + 'static>(
     user_data: *mut c_void,
     call: fn(F, *mut c_void, &Event),
 ) -> u64 {
-    let user_data = UserData(user_data);
+    register_callback_with(client, kind, once, cb, user_data, call, None)
+}
+
+/// [`register_callback`] with a finalizer for `user_data`.
+pub(super) fn register_callback_with<F: Copy + Send + Sync + 'static>(
+    client: *mut realtime_client,
+    kind: EventKind,
+    once: bool,
+    cb: Option<F>,
+    user_data: *mut c_void,
+    call: fn(F, *mut c_void, &Event),
+    finalizer: realtime_finalizer_fn,
+) -> u64 {
+    let context = UserData(user_data);
     let callback = cb.map(|cb| -> Callback {
         Arc::new(move |event: &Event| {
-            let user_data = user_data;
-            call(cb, user_data.0, event)
+            let context = context;
+            call(cb, context.0, event)
         })
     });
-    add_listener(client, kind, once, callback)
+    add_listener(client, kind, once, callback, user_data, finalizer)
 }
 
 /// Listens for connections: `cb(user_data)` runs each time the namespace is joined (first connect and

@@ -1,7 +1,10 @@
 //! Events and acks: emit (plain, volatile, with ack, binary), listen (on, once, on_any), answer the
 //! server's ack requests; plus namespaces on a shared connection and the recovery flag.
 
-use super::client::{lookup, lookup_released, realtime_client, register, register_callback, ClientEntry, UserData};
+use super::client::{
+    c_finalizer, lookup, lookup_released, realtime_client, realtime_finalizer_fn, register, register_callback_with,
+    ClientEntry, UserData,
+};
 use super::{boundary, boundary_status, optional_str, required_str, to_cstring};
 use crate::client::{AckCallback, AckOutcome, EmitRequest, Event, EventSink};
 use crate::dispatch::{Dispatcher, EventKind};
@@ -106,15 +109,35 @@ fn json_text(text: &str) -> CString {
     to_cstring(text)
 }
 
-/// Calls a realtime_event_fn with a server event.
+thread_local! {
+    /// The NUL-terminated name and arguments of the event being delivered on this thread: one
+    /// buffer reused for every event, so a callback costs no allocation. Taken (not borrowed) for
+    /// the call, so a nested delivery on the same thread gets a buffer of its own.
+    static EVENT_TEXT: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Calls a realtime_event_fn with a server event. `buffers` is NULL when there are none.
 fn call_event_fn(cb: EventFn, user_data: *mut c_void, event: &Event) {
     if let Event::Message(message) = event {
-        let name = to_cstring(&message.name);
-        let args = json_text(&message.args);
+        let mut text = EVENT_TEXT.with(std::cell::Cell::take);
+        text.clear();
+        // A NUL inside the name (an escaped \u0000) ends the C string there, as to_cstring does.
+        let name = message.name.as_bytes();
+        text.extend_from_slice(&name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())]);
+        text.push(0);
+        let args_at = text.len();
+        text.extend_from_slice(message.args.as_bytes());
+        text.push(0);
         let buffers = views(&message.attachments);
-        // SAFETY: the application registered `cb` with `user_data`; all pointers outlive the call.
+        let buffers_ptr = if buffers.is_empty() { std::ptr::null() } else { buffers.as_ptr() };
+        let base = text.as_ptr().cast::<c_char>();
+        // SAFETY: the application registered `cb` with `user_data`; `text` holds both
+        // NUL-terminated strings and, like `buffers`, outlives the call.
         unsafe {
-            cb(user_data, name.as_ptr(), args.as_ptr(), buffers.as_ptr(), buffers.len(), message.ack.unwrap_or(0))
+            cb(user_data, base, base.add(args_at), buffers_ptr, buffers.len(), message.ack.unwrap_or(0));
+        }
+        if text.capacity() <= 64 * 1024 {
+            EVENT_TEXT.with(|slot| slot.set(text));
         }
     }
 }
@@ -132,11 +155,12 @@ unsafe fn on_named(
     once: bool,
     cb: realtime_event_fn,
     user_data: *mut c_void,
+    finalizer: realtime_finalizer_fn,
 ) -> u64 {
     // SAFETY: forwarded from the caller.
     let name = boundary(None, || unsafe { required_str(event, "event") }.map(|e| Some(e.to_owned())));
     let Some(name) = name else { return 0 };
-    register_callback(client, EventKind::Named(name), once, cb, user_data, call_event_fn)
+    register_callback_with(client, EventKind::Named(name), once, cb, user_data, call_event_fn, finalizer)
 }
 
 /// Wraps a C ack callback for the core; it runs on the client's event queue.
@@ -144,15 +168,38 @@ pub(super) fn ack_callback(
     cb: unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char, *const realtime_buffer, usize),
     user_data: *mut c_void,
 ) -> AckCallback {
+    ack_callback_with(cb, user_data, None)
+}
+
+/// Runs a finalizer when dropped: after the ack callback ran, or when it is dropped uncalled.
+struct FinalizeOnDrop(Option<crate::dispatch::Finalizer>);
+
+impl Drop for FinalizeOnDrop {
+    fn drop(&mut self) {
+        if let Some(finalizer) = self.0.take() {
+            crate::dispatch::run_finalizer(finalizer);
+        }
+    }
+}
+
+/// [`ack_callback`] with a finalizer for `user_data`.
+pub(super) fn ack_callback_with(
+    cb: unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char, *const realtime_buffer, usize),
+    user_data: *mut c_void,
+    finalizer: realtime_finalizer_fn,
+) -> AckCallback {
+    let guard = FinalizeOnDrop(finalizer.map(|f| c_finalizer(f, user_data)));
     let user_data = UserData(user_data);
     Box::new(move |outcome: &AckOutcome| {
+        let _guard = &guard;
         let user_data = user_data;
         match outcome {
             AckOutcome::Answered { args, attachments } => {
                 let args = json_text(args);
                 let buffers = views(attachments);
+                let buffers_ptr = if buffers.is_empty() { std::ptr::null() } else { buffers.as_ptr() };
                 // SAFETY: as in event_callback.
-                unsafe { cb(user_data.0, std::ptr::null(), args.as_ptr(), buffers.as_ptr(), buffers.len()) }
+                unsafe { cb(user_data.0, std::ptr::null(), args.as_ptr(), buffers_ptr, buffers.len()) }
             }
             AckOutcome::Failed(error) => {
                 let error = to_cstring(error);
@@ -174,7 +221,7 @@ pub unsafe extern "C" fn realtime_on(
     user_data: *mut c_void,
 ) -> u64 {
     // SAFETY: forwarded from the caller.
-    unsafe { on_named(client, event, false, cb, user_data) }
+    unsafe { on_named(client, event, false, cb, user_data, None) }
 }
 
 /// Like realtime_on(), but the listener is removed before its first call: it runs at most once.
@@ -186,14 +233,55 @@ pub unsafe extern "C" fn realtime_once(
     user_data: *mut c_void,
 ) -> u64 {
     // SAFETY: forwarded from the caller.
-    unsafe { on_named(client, event, true, cb, user_data) }
+    unsafe { on_named(client, event, true, cb, user_data, None) }
+}
+
+/// realtime_on() with a finalizer: `finalizer(user_data)` runs exactly once, after the listener's
+/// last possible callback — after realtime_off() or realtime_free() (once the running call, if
+/// any, returned), on whatever thread that happens. NULL `finalizer` is allowed. If registration
+/// fails (0 is returned) the finalizer is not called. Thread: any.
+#[no_mangle]
+pub unsafe extern "C" fn realtime_on_with_free(
+    client: *mut realtime_client,
+    event: *const c_char,
+    cb: realtime_event_fn,
+    user_data: *mut c_void,
+    finalizer: realtime_finalizer_fn,
+) -> u64 {
+    // SAFETY: forwarded from the caller.
+    unsafe { on_named(client, event, false, cb, user_data, finalizer) }
+}
+
+/// realtime_once() with a finalizer (see realtime_on_with_free()): it runs after the listener's
+/// only call returned, or after realtime_off()/realtime_free() if it never ran.
+#[no_mangle]
+pub unsafe extern "C" fn realtime_once_with_free(
+    client: *mut realtime_client,
+    event: *const c_char,
+    cb: realtime_event_fn,
+    user_data: *mut c_void,
+    finalizer: realtime_finalizer_fn,
+) -> u64 {
+    // SAFETY: forwarded from the caller.
+    unsafe { on_named(client, event, true, cb, user_data, finalizer) }
+}
+
+/// realtime_on_any() with a finalizer (see realtime_on_with_free()).
+#[no_mangle]
+pub extern "C" fn realtime_on_any_with_free(
+    client: *mut realtime_client,
+    cb: realtime_event_fn,
+    user_data: *mut c_void,
+    finalizer: realtime_finalizer_fn,
+) -> u64 {
+    register_callback_with(client, EventKind::Any, false, cb, user_data, call_event_fn, finalizer)
 }
 
 /// Listens for every server event, whatever its name (socket.io-client's onAny); catch-all listeners
 /// run before the named ones. Returns a listener id (> 0), or 0 on bad input. Thread: any.
 #[no_mangle]
 pub extern "C" fn realtime_on_any(client: *mut realtime_client, cb: realtime_event_fn, user_data: *mut c_void) -> u64 {
-    register_callback(client, EventKind::Any, false, cb, user_data, call_event_fn)
+    register_callback_with(client, EventKind::Any, false, cb, user_data, call_event_fn, None)
 }
 
 /// Removes every catch-all listener (realtime_off() removes one). Thread: any.
@@ -283,6 +371,55 @@ pub unsafe extern "C" fn realtime_emit_with_ack(
     unsafe { emit(client, event, args_json, std::ptr::null(), 0, false, timeout_ms, Some(ack_callback(cb, user_data))) }
 }
 
+/// realtime_emit_with_ack() with a finalizer: `finalizer(user_data)` runs exactly once, after `cb`
+/// ran, or when `cb` will never run (the client was freed first, or the emit failed: then before
+/// this function returns). NULL `finalizer` is allowed. Thread: any.
+#[no_mangle]
+pub unsafe extern "C" fn realtime_emit_with_ack_free(
+    client: *mut realtime_client,
+    event: *const c_char,
+    args_json: *const c_char,
+    timeout_ms: u32,
+    cb: realtime_ack_fn,
+    user_data: *mut c_void,
+    finalizer: realtime_finalizer_fn,
+) -> realtime_status {
+    let Some(cb) = cb else {
+        return super::fail(&Error::InvalidArgument("cb is NULL".to_owned()));
+    };
+    let ack = ack_callback_with(cb, user_data, finalizer);
+    // SAFETY: forwarded from the caller.
+    unsafe { emit(client, event, args_json, std::ptr::null(), 0, false, timeout_ms, Some(ack)) }
+}
+
+/// realtime_emit_binary() with a finalizer for `user_data`, as in realtime_emit_with_ack_free()
+/// (with a NULL `cb`, the finalizer runs once the emit was queued or failed).
+#[no_mangle]
+pub unsafe extern "C" fn realtime_emit_binary_free(
+    client: *mut realtime_client,
+    event: *const c_char,
+    args_json: *const c_char,
+    buffers: *const realtime_buffer,
+    buffer_count: usize,
+    timeout_ms: u32,
+    cb: realtime_ack_fn,
+    user_data: *mut c_void,
+    finalizer: realtime_finalizer_fn,
+) -> realtime_status {
+    let ack = cb.map(|cb| ack_callback_with(cb, user_data, finalizer));
+    if cb.is_none() {
+        if let Some(finalizer) = finalizer {
+            // No callback will ever use user_data: finalize after the emit.
+            // SAFETY: forwarded from the caller.
+            let status = unsafe { emit(client, event, args_json, buffers, buffer_count, false, timeout_ms, None) };
+            crate::dispatch::run_finalizer(c_finalizer(finalizer, user_data));
+            return status;
+        }
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { emit(client, event, args_json, buffers, buffer_count, false, timeout_ms, ack) }
+}
+
 /// Emits with binary arguments, sent as binary frames (no base64): `args_json` refers to
 /// `buffers[i]` with `{"_placeholder":true,"num":i}` at any position or depth, e.g.
 /// `["photo", {"name": "a.png", "bytes": {"_placeholder":true,"num":0}}]`. At most 10 buffers; each
@@ -357,7 +494,7 @@ pub unsafe extern "C" fn realtime_new_namespace(
         let nsp = unsafe { required_str(nsp, "nsp") }?;
         // SAFETY: forwarded from the caller.
         let options = unsafe { optional_str(options_json, "options_json") }?;
-        let dispatcher = Dispatcher::new();
+        let dispatcher = Dispatcher::with_executor(parent.dispatcher.executor().clone());
         let socket = parent.socket.namespace(nsp, options, Arc::clone(&dispatcher) as Arc<dyn EventSink>)?;
         Ok(register(ClientEntry { socket, dispatcher }))
     })

@@ -14,10 +14,12 @@
 mod client;
 mod events;
 mod channels;
+mod delivery;
 mod status;
 
 pub use channels::*;
 pub use client::*;
+pub use delivery::*;
 pub use events::*;
 pub use status::*;
 
