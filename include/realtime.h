@@ -75,6 +75,11 @@ typedef enum {
    */
   REALTIME_STATUS_NAMESPACE_IN_USE = 11,
   /**
+   * Would block: the send queue is full. While connected, at most maxQueuedBytes bytes of emits
+   * wait for the socket (a slow or frozen server); this emit was not queued. Try again later.
+   */
+  REALTIME_STATUS_WOULD_BLOCK = 12,
+  /**
    * The process-wide runtime has started already, with other settings (see
    * realtime_runtime_configure()).
    */

@@ -36,6 +36,10 @@ pub enum Error {
     /// The namespace is already open on this connection.
     #[error("namespace {0:?} is already open on this connection")]
     NamespaceInUse(String),
+    /// Connected, but `maxQueuedBytes` bytes already wait for the socket (a slow or frozen peer):
+    /// nothing was queued.
+    #[error("would block: the send queue is full ({queued} bytes wait for the socket, maxQueuedBytes is {max}); nothing was queued, try again once it drains")]
+    WouldBlock { queued: usize, max: usize },
     /// The runtime started already with other settings.
     #[error("the realtime runtime has started already: {0}")]
     AlreadyStarted(String),

@@ -4,6 +4,11 @@
 //! sleeps for ten minutes would otherwise wake up believing its dead connection is fine. The heartbeat
 //! sleeps in short steps and compares against CLOCK_BOOTTIME, so a silent peer is noticed within a
 //! step of waking up.
+//!
+//! Connections do not poll that clock: each sleeps on a tokio timer until its deadline and also
+//! waits on [`resumed`], which one process-wide task signals when CLOCK_BOOTTIME ran ahead of
+//! CLOCK_MONOTONIC (the device slept); each connection then compares its deadline with [`now_ms`].
+//! An idle connection wakes for the server's pings only, whatever the number of clients.
 
 use std::time::Duration;
 
@@ -21,16 +26,34 @@ pub fn now_ms() -> u64 {
     START.elapsed().as_millis() as u64
 }
 
-/// The longest single sleep while waiting for a deadline.
-const STEP: Duration = Duration::from_millis(1000);
+/// How often the process-wide watcher compares the two clocks.
+const WATCH_STEP: Duration = Duration::from_millis(1000);
 
-/// Resolves once `now_ms() >= deadline_ms`. Cancel-safe.
-pub async fn sleep_until_ms(deadline_ms: u64) {
+static RESUMED: once_cell::sync::Lazy<tokio::sync::Notify> = once_cell::sync::Lazy::new(|| {
+    tokio::spawn(watch_suspend());
+    tokio::sync::Notify::new()
+});
+
+/// Resolves when the device resumed from sleep (CLOCK_BOOTTIME jumped ahead of CLOCK_MONOTONIC).
+/// The first call starts the watcher: call it from within the runtime.
+pub fn resumed() -> tokio::sync::futures::Notified<'static> {
+    RESUMED.notified()
+}
+
+async fn watch_suspend() {
+    let drift = || now_ms() as i64 - monotonic_ms() as i64;
+    let mut last = drift();
     loop {
-        let now = now_ms();
-        if now >= deadline_ms {
-            return;
+        tokio::time::sleep(WATCH_STEP).await;
+        let now = drift();
+        if now - last > 500 {
+            RESUMED.notify_waiters();
         }
-        tokio::time::sleep(Duration::from_millis(deadline_ms - now).min(STEP)).await;
+        last = now;
     }
+}
+
+fn monotonic_ms() -> u64 {
+    static START: once_cell::sync::Lazy<std::time::Instant> = once_cell::sync::Lazy::new(std::time::Instant::now);
+    START.elapsed().as_millis() as u64
 }

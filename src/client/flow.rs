@@ -50,6 +50,15 @@ impl ReceiveGate {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// IO side: `events` events of `bytes` bytes in total were handed to a consumer (one batch).
+    pub fn charge_many(&self, events: usize, bytes: usize) {
+        if events == 0 {
+            return;
+        }
+        self.events.fetch_add(events, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
     /// Consumer side: `events` events of `bytes` bytes in total left the queue (callbacks ran, or
     /// the events were dropped). Wakes the IO side once the backlog is down to half the bound, so
     /// a paused reader resumes in one step per half-bound, not per event.
@@ -93,6 +102,56 @@ impl ReceiveGate {
     }
 }
 
+/// Default bound on bytes queued for the socket while connected (`maxQueuedBytes`).
+pub const DEFAULT_MAX_QUEUED_BYTES: usize = 4 << 20;
+
+/// Send flow control: the bytes of emits accepted while connected and not yet handed to the OS
+/// (in the command channel, in the connection's write queue, or written but not flushed). The
+/// application's emit reserves its bytes synchronously and is refused (`WouldBlock`) beyond the
+/// bound; the write loop releases them once the frames are flushed to the socket.
+#[derive(Debug)]
+pub struct SendGate {
+    queued: AtomicUsize,
+    max: usize,
+}
+
+impl SendGate {
+    pub fn new(max: usize) -> Self {
+        Self { queued: AtomicUsize::new(0), max: max.max(1) }
+    }
+
+    /// Reserves `bytes`, or refuses with the bytes queued now when that would pass the bound. An
+    /// emit larger than the bound still goes through when nothing is queued (or it could never).
+    pub fn try_reserve(&self, bytes: usize) -> Result<(), usize> {
+        self.queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                (queued == 0 || queued.saturating_add(bytes) <= self.max).then(|| queued.saturating_add(bytes))
+            })
+            .map(|_| ())
+    }
+
+    /// Counts `bytes` without checking the bound (frames the library itself queues: the offline
+    /// buffer flushed after a CONNECT, pongs, CONNECT packets).
+    pub fn charge(&self, bytes: usize) {
+        self.queued.fetch_add(bytes, Ordering::AcqRel);
+    }
+
+    /// `bytes` were handed to the OS, or will never be (dropped, moved to the offline buffer).
+    pub fn release(&self, bytes: usize) {
+        if bytes > 0 {
+            let _ = self.queued.fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| Some(q.saturating_sub(bytes)));
+        }
+    }
+
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    pub fn max(&self) -> usize {
+        self.max
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +178,21 @@ mod tests {
             tokio::time::timeout(Duration::from_secs(5), task).await.expect("woken at half").unwrap();
             assert_eq!(gate.backlog(), (2, 20));
         });
+    }
+
+    #[test]
+    fn send_gate_refuses_beyond_the_bound_and_reopens() {
+        let gate = SendGate::new(100);
+        assert_eq!(gate.try_reserve(60), Ok(()));
+        assert_eq!(gate.try_reserve(40), Ok(()));
+        assert_eq!(gate.try_reserve(1), Err(100), "nothing may pass the bound");
+        assert_eq!(gate.queued(), 100, "a refused reservation counts nothing");
+        gate.release(60);
+        assert_eq!(gate.try_reserve(50), Ok(()));
+        gate.release(90);
+        assert_eq!(gate.try_reserve(500), Ok(()), "an oversized emit passes an empty queue");
+        assert_eq!(gate.try_reserve(1), Err(500));
+        gate.release(10_000);
+        assert_eq!(gate.queued(), 0, "release saturates");
     }
 }

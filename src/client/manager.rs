@@ -5,7 +5,7 @@
 //! States: `Idle` (nothing under way), `Connecting` (one attempt in flight), `Open`, `Waiting` (for
 //! the backoff delay). At most one attempt is ever in flight, and a fresh connection is made for each.
 
-use super::engine::{EngineConnection, EngineEvent, EngineTarget, OpenFailure};
+use super::engine::{ConnectionGates, EngineConnection, EngineTarget, OpenFailure};
 use super::event::Event;
 use super::namespace::{ChannelCommand, EmitCommand, SocketConfig, SocketSlot};
 use super::socket::SocketShared;
@@ -80,7 +80,8 @@ enum Step {
     Command(Command),
     Shutdown,
     Opened(Result<EngineConnection, OpenFailure>),
-    Engine(EngineEvent),
+    /// A batch of packets arrived (in the task's `incoming`), or the connection ended.
+    Engine(Result<(), &'static str>),
     RetryNow,
     AckTimers,
 }
@@ -94,18 +95,21 @@ pub struct ManagerTask {
     backoff: ReconnectBackoff,
     reconnecting: bool,
     skip_reconnect: bool,
-}
-
-/// Sleeps until `deadline`, or forever without one.
-async fn sleep_until_opt(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
+    gates: ConnectionGates,
+    /// The earliest ack deadline of every socket, armed once per change (not per loop pass).
+    ack_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    ack_armed: Option<Instant>,
+    /// Packets of the batch being handled (kept for its capacity).
+    incoming: Vec<Packet>,
 }
 
 impl ManagerTask {
-    pub fn new(target: EngineTarget, policy: ReconnectPolicy, commands: mpsc::UnboundedReceiver<Command>) -> Self {
+    pub fn new(
+        target: EngineTarget,
+        policy: ReconnectPolicy,
+        commands: mpsc::UnboundedReceiver<Command>,
+        gates: ConnectionGates,
+    ) -> Self {
         let backoff = ReconnectBackoff::new(
             policy.delay.as_millis() as u64,
             policy.delay_max.as_millis() as u64,
@@ -120,32 +124,53 @@ impl ManagerTask {
             backoff,
             reconnecting: false,
             skip_reconnect: false,
+            gates,
+            ack_timer: None,
+            ack_armed: None,
+            incoming: Vec::new(),
+        }
+    }
+
+    /// Arms the ack timer for the earliest deadline (O(log n) per socket), if that changed.
+    fn arm_ack_timer(&mut self) {
+        let next = self.slots.values().filter_map(SocketSlot::next_deadline).min();
+        if next != self.ack_armed {
+            match (next, &mut self.ack_timer) {
+                (Some(deadline), Some(timer)) => timer.as_mut().reset(deadline),
+                // Allocated on the first ack with a deadline: an idle client holds no timer.
+                (Some(deadline), None) => self.ack_timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+                (None, _) => {}
+            }
+            self.ack_armed = next;
         }
     }
 
     pub async fn run(mut self) {
         loop {
-            let ack_deadline = self.slots.values().filter_map(SocketSlot::next_deadline).min();
+            self.arm_ack_timer();
+            let armed = self.ack_armed.is_some();
             let commands = &mut self.commands;
+            let ack_timer = wait_timer(self.ack_timer.as_mut().map(|timer| timer.as_mut()));
+            let incoming = &mut self.incoming;
             let step = match &mut self.phase {
                 Phase::Idle => tokio::select! {
                     command = commands.recv() => command.map_or(Step::Shutdown, Step::Command),
-                    _ = sleep_until_opt(ack_deadline) => Step::AckTimers,
+                    _ = ack_timer, if armed => Step::AckTimers,
                 },
                 Phase::Connecting(attempt) => tokio::select! {
                     command = commands.recv() => command.map_or(Step::Shutdown, Step::Command),
                     result = attempt => Step::Opened(result),
-                    _ = sleep_until_opt(ack_deadline) => Step::AckTimers,
+                    _ = ack_timer, if armed => Step::AckTimers,
                 },
                 Phase::Open(connection) => tokio::select! {
                     command = commands.recv() => command.map_or(Step::Shutdown, Step::Command),
-                    event = connection.next_event() => Step::Engine(event),
-                    _ = sleep_until_opt(ack_deadline) => Step::AckTimers,
+                    result = connection.next_batch(incoming) => Step::Engine(result),
+                    _ = ack_timer, if armed => Step::AckTimers,
                 },
                 Phase::Waiting(deadline) => tokio::select! {
                     command = commands.recv() => command.map_or(Step::Shutdown, Step::Command),
                     _ = tokio::time::sleep_until(*deadline) => Step::RetryNow,
-                    _ = sleep_until_opt(ack_deadline) => Step::AckTimers,
+                    _ = ack_timer, if armed => Step::AckTimers,
                 },
             };
             match step {
@@ -157,10 +182,20 @@ impl ManagerTask {
                 }
                 Step::Opened(Ok(connection)) => self.on_open(connection),
                 Step::Opened(Err(failure)) => self.on_open_failed(failure),
-                Step::Engine(EngineEvent::Packet(packet)) => self.on_packet(packet),
-                Step::Engine(EngineEvent::Closed(reason)) => self.on_close(reason),
+                Step::Engine(result) => {
+                    let mut incoming = std::mem::take(&mut self.incoming);
+                    for packet in incoming.drain(..) {
+                        self.on_packet(packet);
+                    }
+                    self.incoming = incoming;
+                    if let Err(reason) = result {
+                        self.on_close(reason);
+                    }
+                }
                 Step::RetryNow => self.on_retry(),
                 Step::AckTimers => {
+                    // Fired: re-armed on the next pass whatever the next deadline is.
+                    self.ack_armed = None;
                     let now = Instant::now();
                     let connection = connection_of(&self.phase);
                     for slot in self.slots.values_mut() {
@@ -168,13 +203,17 @@ impl ManagerTask {
                     }
                 }
             }
+            // What this pass produced goes to the consumers in one batch per socket.
+            for slot in self.slots.values_mut() {
+                slot.flush();
+            }
         }
     }
 
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Attach { key, config, shared } => {
-                self.slots.insert(key, SocketSlot::new(config, shared));
+                self.slots.insert(key, SocketSlot::new(config, shared, Arc::clone(&self.gates.receive)));
             }
             Command::Open { key, generation } => {
                 // Older than what the task applied (the server ended the socket since): superseded.
@@ -205,6 +244,8 @@ impl ManagerTask {
                 self.close_engine_if_unused();
             }
             Command::Emit { key, emit } => {
+                // The application's reservation ends here; the write queue counts what it queues.
+                self.gates.send.release(emit.reserved);
                 let connection = connection_of(&self.phase);
                 if let Some(slot) = self.slots.get_mut(&key) {
                     slot.emit(emit, connection);
@@ -235,7 +276,7 @@ impl ManagerTask {
         slot.active = false;
         if slot.connected {
             if let Some(connection) = connection {
-                connection.send_packet(&Packet::disconnect(&slot.config.nsp));
+                connection.send_packet(Packet::disconnect(&slot.config.nsp), false);
             }
             slot.on_disconnected();
         }
@@ -264,12 +305,17 @@ impl ManagerTask {
 
     fn start_open(&mut self) {
         self.skip_reconnect = false;
-        let target = Arc::clone(&self.target);
-        self.phase = Phase::Connecting(Box::pin(async move { EngineConnection::open(&target).await }));
+        self.phase = Phase::Connecting(self.open_attempt());
     }
 
-    fn publish_to_active(&self, event: impl Fn() -> Event) {
-        for slot in self.slots.values().filter(|slot| slot.active) {
+    fn open_attempt(&self) -> OpenFuture {
+        let target = Arc::clone(&self.target);
+        let gates = self.gates.clone();
+        Box::pin(async move { EngineConnection::open(&target, gates).await })
+    }
+
+    fn publish_to_active(&mut self, event: impl Fn() -> Event) {
+        for slot in self.slots.values_mut().filter(|slot| slot.active) {
             slot.publish(|_| Some(event()));
         }
     }
@@ -298,7 +344,7 @@ impl ManagerTask {
         if slot.connect_sent || slot.connected {
             return;
         }
-        connection.send_packet(&slot.connect_packet());
+        connection.send_packet(slot.connect_packet(), false);
         slot.connect_sent = true;
     }
 
@@ -347,8 +393,7 @@ impl ManagerTask {
             // handshake never answered) until its timeout: replace it by a fresh one now. Still one
             // attempt at a time, and the same attempt number.
             Phase::Connecting(_) => {
-                let target = Arc::clone(&self.target);
-                self.phase = Phase::Connecting(Box::pin(async move { EngineConnection::open(&target).await }));
+                self.phase = Phase::Connecting(self.open_attempt());
             }
             Phase::Waiting(_) => {}
         }
@@ -360,12 +405,25 @@ impl ManagerTask {
     fn on_retry(&mut self) {
         let attempt = self.backoff.attempts();
         self.publish_to_active(|| Event::ReconnectAttempt(attempt));
-        let target = Arc::clone(&self.target);
-        self.phase = Phase::Connecting(Box::pin(async move { EngineConnection::open(&target).await }));
+        self.phase = Phase::Connecting(self.open_attempt());
     }
 
     fn on_close(&mut self, reason: &'static str) {
+        // What the writer never took goes back to each socket's offline buffer, in order, before
+        // the acks of what was sent fail.
+        let mut unsent = match &self.phase {
+            Phase::Open(connection) => connection.take_unsent(),
+            _ => Vec::new(),
+        };
         self.phase = Phase::Idle;
+        for slot in self.slots.values_mut() {
+            if unsent.is_empty() {
+                break;
+            }
+            let (mine, others) = unsent.into_iter().partition(|packet| packet.nsp == slot.config.nsp);
+            slot.requeue_unsent(mine);
+            unsent = others;
+        }
         for slot in self.slots.values_mut() {
             slot.lost_connection(reason);
         }
@@ -390,7 +448,7 @@ impl ManagerTask {
                 if !slot.active {
                     // Closed while the CONNECT was in flight: leave again, now that the server knows us.
                     if let Some(connection) = connection {
-                        connection.send_packet(&Packet::disconnect(&slot.config.nsp));
+                        connection.send_packet(Packet::disconnect(&slot.config.nsp), false);
                     }
                     return;
                 }
@@ -419,6 +477,14 @@ impl ManagerTask {
             PacketType::Event | PacketType::BinaryEvent => slot.on_event(packet),
             PacketType::Ack | PacketType::BinaryAck => slot.on_ack(packet, connection),
         }
+    }
+}
+
+/// Waits for the timer, or forever without one.
+async fn wait_timer(timer: Option<Pin<&mut tokio::time::Sleep>>) {
+    match timer {
+        Some(timer) => timer.await,
+        None => std::future::pending().await,
     }
 }
 

@@ -19,7 +19,8 @@ pub use options::{ClientOptions, Endpoint};
 use crate::error::{Error, Result};
 use crate::protocol::socketio::{is_reserved_event, validate_outgoing, MAX_ATTACHMENTS};
 use crate::transport::{Proxy, TlsConfig, TlsSettings};
-use engine::EngineTarget;
+use engine::{ConnectionGates, EngineTarget};
+use flow::{ReceiveGate, SendGate};
 use futures_util::FutureExt;
 use manager::{Command, ManagerTask, ReconnectPolicy};
 use namespace::{ChannelCommand, EmitCommand, SocketConfig};
@@ -38,6 +39,8 @@ struct ManagerHandle {
     next_key: AtomicU64,
     /// Namespaces attached to this connection (one socket each).
     namespaces: Mutex<HashSet<String>>,
+    /// The receive and send bounds of this connection (and its successors after reconnects).
+    gates: ConnectionGates,
 }
 
 impl ManagerHandle {
@@ -70,14 +73,18 @@ impl ManagerHandle {
             delay_max: options.reconnection_delay_max,
             randomization_factor: options.randomization_factor,
         };
+        let gates = ConnectionGates {
+            receive: Arc::new(ReceiveGate::new(options.max_pending_events, options.max_pending_bytes)),
+            send: Arc::new(SendGate::new(options.max_queued_bytes)),
+        };
         let (commands, receiver) = mpsc::unbounded_channel();
-        let task = ManagerTask::new(target, policy, receiver);
+        let task = ManagerTask::new(target, policy, receiver, gates.clone());
         runtime::runtime().spawn(async move {
             if AssertUnwindSafe(task.run()).catch_unwind().await.is_err() {
                 eprintln!("realtime: internal error: the connection task panicked; the client is stopped");
             }
         });
-        Ok(Arc::new(Self { commands, next_key: AtomicU64::new(1), namespaces: Mutex::new(HashSet::new()) }))
+        Ok(Arc::new(Self { commands, next_key: AtomicU64::new(1), namespaces: Mutex::new(HashSet::new()), gates }))
     }
 
     fn send(&self, command: Command) -> Result<()> {
@@ -143,6 +150,7 @@ impl Socket {
         let members_api = channels::MembersApi::from_options(options)?.map(Arc::new);
         let key = manager.next_key.fetch_add(1, Ordering::Relaxed);
         let limits = SocketLimits { max_buffered: options.max_buffered_emits, queued: options.retries.is_some() };
+        sink.attach_gate(Arc::clone(&manager.gates.receive));
         let shared = Arc::new(SocketShared::new(sink, limits));
         let config = SocketConfig {
             nsp: nsp.to_owned(),
@@ -219,13 +227,28 @@ impl Socket {
             return Err(Error::ReservedEvent(request.name));
         }
         self.check_payload(&request.args, request.name.len() + 8, &request.attachments)?;
-        let counted = match self.shared.admit_emit(request.volatile) {
+        let (counted, reserved) = match self.shared.admit_emit(request.volatile) {
             Ok(Admission::Drop) => return Ok(()),
-            Ok(Admission::Send) => false,
-            Ok(Admission::Counted) => true,
+            Ok(Admission::Send) => {
+                let cost = 16 + request.name.len() + request.args.len();
+                let cost = cost + request.attachments.iter().map(Vec::len).sum::<usize>();
+                let gate = &self.manager.gates.send;
+                match gate.try_reserve(cost) {
+                    Ok(()) => (false, cost),
+                    // socket.io-client drops a volatile emit the transport cannot take now.
+                    Err(_) if request.volatile => return Ok(()),
+                    Err(queued) => return Err(Error::WouldBlock { queued, max: gate.max() }),
+                }
+            }
+            Ok(Admission::Counted) => (true, 0),
             Err(buffered) => return Err(Error::BufferFull(buffered)),
         };
-        self.manager.send(Command::Emit { key: self.key, emit: EmitCommand { request, counted } })
+        let emit = EmitCommand { request, counted, reserved };
+        let sent = self.manager.send(Command::Emit { key: self.key, emit });
+        if sent.is_err() {
+            self.manager.gates.send.release(reserved);
+        }
+        sent
     }
 
     /// Answers the server's ack request `handle` (from [`IncomingEvent::ack`]) exactly once; `args` is

@@ -5,6 +5,7 @@
 use super::channels;
 use super::engine::EngineConnection;
 use super::event::{AckCallback, AckOutcome, Event, IncomingEvent};
+use super::flow::ReceiveGate;
 use super::socket::SocketShared;
 use super::EmitRequest;
 use crate::protocol::json;
@@ -36,6 +37,8 @@ pub struct EmitCommand {
     pub request: EmitRequest,
     /// Counted in the shared buffer bound by the caller.
     pub counted: bool,
+    /// Bytes the caller reserved in the send gate (released when the task takes the command).
+    pub reserved: usize,
 }
 
 /// Channel membership kept for re-joining (`autoJoinChannels`).
@@ -83,6 +86,8 @@ pub struct SocketSlot {
     last_offset: Option<String>,
     next_ack_id: u64,
     acks: BTreeMap<u64, PendingAck>,
+    /// The acks with a deadline, by (deadline, id): O(log n) insert, removal and expiry.
+    ack_deadlines: BTreeSet<(Instant, u64)>,
     /// Packets waiting for the connection; each counts in the shared buffer bound.
     send_buffer: VecDeque<Packet>,
     receive_buffer: Vec<IncomingEvent>,
@@ -90,10 +95,13 @@ pub struct SocketSlot {
     next_queue_seq: u64,
     joined: BTreeMap<String, Option<bool>>,
     profile: Option<(Value, Option<bool>)>,
+    /// Events of the current manager pass, handed to the sink in one batch by [`Self::flush`].
+    batch: Vec<Event>,
+    gate: Arc<ReceiveGate>,
 }
 
 impl SocketSlot {
-    pub fn new(config: SocketConfig, shared: Arc<SocketShared>) -> Self {
+    pub fn new(config: SocketConfig, shared: Arc<SocketShared>, gate: Arc<ReceiveGate>) -> Self {
         Self {
             config,
             shared,
@@ -106,17 +114,29 @@ impl SocketSlot {
             last_offset: None,
             next_ack_id: 0,
             acks: BTreeMap::new(),
+            ack_deadlines: BTreeSet::new(),
             send_buffer: VecDeque::new(),
             receive_buffer: Vec::new(),
             queue: VecDeque::new(),
             next_queue_seq: 0,
             joined: BTreeMap::new(),
             profile: None,
+            batch: Vec::new(),
+            gate,
         }
     }
 
-    pub fn publish(&self, update: impl FnOnce(&mut super::socket::SocketState) -> Option<Event>) {
+    /// Publishes a state change and its event, after the batch so far (order is kept).
+    pub fn publish(&mut self, update: impl FnOnce(&mut super::socket::SocketState) -> Option<Event>) {
+        self.flush();
         self.shared.publish(self.generation, update);
+    }
+
+    /// Hands the events of this pass to the sink: one lock, one hand-off, the gate charged once.
+    pub fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            self.shared.publish_batch(self.generation, self.epoch, &mut self.batch, &self.gate);
+        }
     }
 
     /// The CONNECT payload: `pid`/`offset` for recovery, then `echoMessages`, then `auth` (auth wins).
@@ -141,7 +161,7 @@ impl SocketSlot {
     // ----------------------------------------------------------------------------------------------
     // Emitting
 
-    pub fn emit(&mut self, EmitCommand { request, counted }: EmitCommand, connection: Option<&EngineConnection>) {
+    pub fn emit(&mut self, EmitCommand { request, counted, .. }: EmitCommand, connection: Option<&EngineConnection>) {
         if self.config.retries.is_some() && !request.volatile {
             let seq = self.next_queue_seq;
             self.next_queue_seq += 1;
@@ -154,7 +174,9 @@ impl SocketSlot {
         }
         let EmitRequest { name, args, attachments, volatile, ack, timeout } = request;
         let timeout = timeout.or(self.config.ack_timeout);
-        self.send_event(&name, &args, attachments, ack.map(AckKind::User), timeout, volatile, counted, connection);
+        let requeue = !volatile;
+        let ack = ack.map(AckKind::User);
+        self.send_event(&name, &args, attachments, ack, timeout, volatile, counted, requeue, connection);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -167,19 +189,24 @@ impl SocketSlot {
         timeout: Option<Duration>,
         volatile: bool,
         counted: bool,
+        requeue: bool,
         connection: Option<&EngineConnection>,
     ) {
         let id = ack.map(|kind| {
             let id = self.next_ack_id;
             self.next_ack_id += 1;
             // The timer starts now, even if the packet waits in the buffer.
-            self.acks.insert(id, PendingAck { deadline: timeout.map(|t| Instant::now() + t), kind });
+            let deadline = timeout.map(|t| Instant::now() + t);
+            if let Some(deadline) = deadline {
+                self.ack_deadlines.insert((deadline, id));
+            }
+            self.acks.insert(id, PendingAck { deadline, kind });
             id
         });
         let packet = Packet::event(&self.config.nsp, event_items(name, args), attachments, id);
         match connection.filter(|_| self.connected) {
             Some(connection) => {
-                connection.send_packet(&packet);
+                connection.send_packet(packet, requeue);
                 if counted {
                     self.shared.adjust_buffered(0, 1);
                 }
@@ -212,7 +239,9 @@ impl SocketSlot {
         let (seq, name, args, attachments) =
             (first.seq, request.name.clone(), request.args.clone(), request.attachments.clone());
         let timeout = request.timeout.or(timeout);
-        self.send_event(&name, &args, attachments, Some(AckKind::Queue(seq)), timeout, false, false, connection);
+        let ack = Some(AckKind::Queue(seq));
+        // Not handed back when the connection dies: the queue sends it again itself.
+        self.send_event(&name, &args, attachments, ack, timeout, false, false, false, connection);
     }
 
     fn on_queue_result(&mut self, seq: u64, outcome: AckOutcome, connection: Option<&EngineConnection>) {
@@ -228,7 +257,7 @@ impl SocketSlot {
             let done = self.queue.pop_front().expect("front checked above");
             self.shared.adjust_buffered(0, 1);
             if let Some(callback) = done.request.ack {
-                self.shared.deliver(Event::AckResult { callback, outcome });
+                self.batch.push(Event::AckResult { callback, outcome });
             }
         } else if let Some(front) = self.queue.front_mut() {
             front.pending = false;
@@ -249,7 +278,7 @@ impl SocketSlot {
             return;
         }
         if let Some(connection) = connection {
-            connection.send_packet(&Packet::ack(&self.config.nsp, server_id, args, attachments));
+            connection.send_packet(Packet::ack(&self.config.nsp, server_id, args, attachments), false);
         }
     }
 
@@ -276,7 +305,7 @@ impl SocketSlot {
         // Offline, nothing is buffered: the connect that follows re-sends the membership.
         if self.connected {
             let (name, args) = packet;
-            self.send_event(&name, &args, Vec::new(), None, None, false, false, connection);
+            self.send_event(&name, &args, Vec::new(), None, None, false, false, false, connection);
         }
     }
 
@@ -289,7 +318,7 @@ impl SocketSlot {
         let joins = self.joined.iter().map(|(channel, echo)| channels::join_packet(channel, *echo));
         let packets: Vec<(String, String)> = profile.chain(joins).collect();
         for (name, args) in packets {
-            self.send_event(&name, &args, Vec::new(), None, None, false, false, connection);
+            self.send_event(&name, &args, Vec::new(), None, None, false, false, false, connection);
         }
     }
 
@@ -335,7 +364,7 @@ impl SocketSlot {
         if let Some(connection) = connection {
             let flushed = self.send_buffer.len();
             for packet in self.send_buffer.drain(..) {
-                connection.send_packet(&packet);
+                connection.send_packet(packet, true);
             }
             self.shared.adjust_buffered(0, flushed);
         }
@@ -356,24 +385,20 @@ impl SocketSlot {
         }
     }
 
-    fn deliver_event(&mut self, mut event: IncomingEvent) {
+    fn deliver_event(&mut self, event: IncomingEvent) {
         if self.pid.is_some() {
             let last = json::array_elements(&event.args).and_then(|items| items.last().copied());
             if let Some(offset) = last.filter(|l| l.starts_with('"')).and_then(json::decode_string) {
                 self.last_offset = Some(offset);
             }
         }
-        let server_ack = event.ack.take();
-        let epoch = self.epoch;
-        self.publish(|state| {
-            event.ack = server_ack.map(|id| state.register_server_ack(id, epoch));
-            Some(Event::Message(event))
-        });
+        // `ack` is still the server's id: the batch registers it (see `SocketShared::publish_batch`).
+        self.batch.push(Event::Message(event));
     }
 
     pub fn on_ack(&mut self, packet: Packet, connection: Option<&EngineConnection>) {
         let Some(id) = packet.id else { return };
-        let Some(pending) = self.acks.remove(&id) else {
+        let Some(pending) = self.take_ack(id) else {
             return;
         };
         let args = packet.data.unwrap_or_else(|| "[]".to_owned());
@@ -383,7 +408,7 @@ impl SocketSlot {
 
     fn finish_ack(&mut self, kind: AckKind, outcome: AckOutcome, connection: Option<&EngineConnection>) {
         match kind {
-            AckKind::User(callback) => self.shared.deliver(Event::AckResult { callback, outcome }),
+            AckKind::User(callback) => self.batch.push(Event::AckResult { callback, outcome }),
             AckKind::Queue(seq) => self.on_queue_result(seq, outcome, connection),
         }
     }
@@ -429,31 +454,58 @@ impl SocketSlot {
         let buffered: BTreeSet<u64> = self.send_buffer.iter().filter_map(|p| p.id).collect();
         let failed: Vec<u64> = self.acks.keys().copied().filter(|id| !buffered.contains(id)).collect();
         for id in failed {
-            if let Some(pending) = self.acks.remove(&id) {
+            if let Some(pending) = self.take_ack(id) {
                 self.finish_ack(pending.kind, AckOutcome::Failed(ACK_DISCONNECTED.to_owned()), None);
             }
         }
     }
 
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.acks.values().filter_map(|a| a.deadline).min()
+    /// Removes a pending ack and its deadline.
+    fn take_ack(&mut self, id: u64) -> Option<PendingAck> {
+        let pending = self.acks.remove(&id)?;
+        if let Some(deadline) = pending.deadline {
+            self.ack_deadlines.remove(&(deadline, id));
+        }
+        Some(pending)
     }
 
-    /// Fails the acks whose time is up, and takes their packets out of the send buffer.
+    /// The earliest ack deadline: O(log n), whatever the number of pending acks.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.ack_deadlines.first().map(|(deadline, _)| *deadline)
+    }
+
+    /// Fails the acks whose time is up (taken in deadline order, never scanning the others), and
+    /// takes their packets out of the send buffer.
     pub fn expire_acks(&mut self, now: Instant, connection: Option<&EngineConnection>) {
-        let expired: Vec<u64> =
-            self.acks.iter().filter(|(_, a)| a.deadline.is_some_and(|d| d <= now)).map(|(id, _)| *id).collect();
-        for id in expired {
-            let Some(pending) = self.acks.remove(&id) else {
+        while let Some(&(deadline, id)) = self.ack_deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            let Some(pending) = self.take_ack(id) else {
                 continue;
             };
-            let before = self.send_buffer.len();
-            self.send_buffer.retain(|p| p.id != Some(id));
-            let removed = before - self.send_buffer.len();
-            if removed > 0 {
-                self.shared.adjust_buffered(0, removed);
+            if !self.send_buffer.is_empty() {
+                let before = self.send_buffer.len();
+                self.send_buffer.retain(|p| p.id != Some(id));
+                let removed = before - self.send_buffer.len();
+                if removed > 0 {
+                    self.shared.adjust_buffered(0, removed);
+                }
             }
             self.finish_ack(pending.kind, AckOutcome::Failed(ACK_TIMED_OUT.to_owned()), connection);
         }
+    }
+
+    /// Packets the connection never wrote (it died): back to the front of the offline buffer, in
+    /// order, to be sent after the next CONNECT; their acks keep waiting.
+    pub fn requeue_unsent(&mut self, packets: Vec<Packet>) {
+        if packets.is_empty() {
+            return;
+        }
+        let count = packets.len();
+        for packet in packets.into_iter().rev() {
+            self.send_buffer.push_front(packet);
+        }
+        self.shared.adjust_buffered(count, 0);
     }
 }

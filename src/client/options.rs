@@ -49,6 +49,13 @@ pub struct ClientOptions {
     pub api_base_url: Option<String>,
     pub api_key: Option<String>,
     pub session: Option<String>,
+    /// Receive bound (per connection): events, and their bytes, waiting for callbacks; reading the
+    /// socket stops while either is reached.
+    pub max_pending_events: usize,
+    pub max_pending_bytes: usize,
+    /// Send bound (per connection): bytes of emits waiting for the socket while connected; beyond
+    /// it an emit fails with `WouldBlock`.
+    pub max_queued_bytes: usize,
 }
 
 impl Default for ClientOptions {
@@ -80,6 +87,9 @@ impl Default for ClientOptions {
             api_base_url: None,
             api_key: None,
             session: None,
+            max_pending_events: super::flow::DEFAULT_MAX_PENDING_EVENTS,
+            max_pending_bytes: super::flow::DEFAULT_MAX_PENDING_BYTES,
+            max_queued_bytes: super::flow::DEFAULT_MAX_QUEUED_BYTES,
         }
     }
 }
@@ -158,6 +168,9 @@ impl ClientOptions {
                 "apiBaseUrl" => options.api_base_url = field.optional_string()?.map(str::to_owned),
                 "apiKey" => options.api_key = field.optional_string()?.map(str::to_owned),
                 "session" => options.session = field.optional_string()?.map(str::to_owned),
+                "maxPendingEvents" => options.max_pending_events = field.positive()?,
+                "maxPendingBytes" => options.max_pending_bytes = field.positive()?,
+                "maxQueuedBytes" => options.max_queued_bytes = field.positive()?,
                 _ => return Err(Error::UnknownOption(key.clone())),
             }
         }
@@ -219,6 +232,13 @@ impl Field<'_> {
             .as_u64()
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
             .ok_or_else(|| self.wrong("a whole number ≥ 0"))
+    }
+
+    fn positive(&self) -> Result<usize> {
+        match self.count() {
+            Ok(0) | Err(_) => Err(self.wrong("a whole number ≥ 1")),
+            Ok(n) => Ok(n),
+        }
     }
 
     fn optional_millis(&self) -> Result<Option<Duration>> {
@@ -381,6 +401,13 @@ mod tests {
         assert!(err(r#"{"extraHeaders":{"Bad Name":"v"}}"#).contains("extraHeaders"));
         assert!(err(r#"{"extraHeaders":{"X":"a\r\nb"}}"#).contains("extraHeaders"));
         assert!(err(r#"{"autoConnect":1}"#).contains("\"autoConnect\""));
+        for key in ["maxPendingEvents", "maxPendingBytes", "maxQueuedBytes"] {
+            assert!(err(&format!(r#"{{"{key}":0}}"#)).contains("must be a whole number ≥ 1"), "{key}");
+            assert!(err(&format!(r#"{{"{key}":"x"}}"#)).contains(key), "{key}");
+        }
+        let o = ClientOptions::from_json(Some(r#"{"maxPendingEvents":8,"maxPendingBytes":9,"maxQueuedBytes":10}"#))
+            .unwrap();
+        assert_eq!((o.max_pending_events, o.max_pending_bytes, o.max_queued_bytes), (8, 9, 10));
     }
 
     #[test]

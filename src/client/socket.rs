@@ -2,6 +2,7 @@
 //! are published: under the state lock, so a state change and its event are never seen out of order.
 
 use super::event::{Event, EventSink};
+use super::flow::ReceiveGate;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -139,6 +140,32 @@ impl SocketShared {
         if let Some(event) = update(&mut state) {
             self.sink.deliver(event);
         }
+    }
+
+    /// Hands a batch of server events and ack results to the sink under one lock: the events only if
+    /// `generation` is still the current one (ack results belong to the emit, not to a connection,
+    /// and always go), each server ack request registered for `epoch`, the gate charged once for
+    /// everything that weighs in it. Leaves `batch` empty.
+    pub fn publish_batch(&self, generation: u64, epoch: u64, batch: &mut Vec<Event>, gate: &ReceiveGate) {
+        let mut state = self.lock();
+        if state.generation != generation {
+            batch.retain(|event| !matches!(event, Event::Message(_)));
+        }
+        let (mut events, mut bytes) = (0, 0);
+        for event in batch.iter_mut() {
+            if let Event::Message(message) = event {
+                if let Some(server_id) = message.ack {
+                    message.ack = Some(state.register_server_ack(server_id, epoch));
+                }
+            }
+            if let Some(cost) = event.flow_cost() {
+                events += 1;
+                bytes += cost;
+            }
+        }
+        gate.charge_many(events, bytes);
+        self.sink.deliver_batch(batch);
+        batch.clear();
     }
 
     /// Delivers whatever the generation: ack results belong to the emit, not to a connection.

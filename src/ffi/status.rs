@@ -32,6 +32,9 @@ pub enum realtime_status {
     UnknownAck = 10,
     /// The namespace is already open on this connection.
     NamespaceInUse = 11,
+    /// Would block: the send queue is full. While connected, at most maxQueuedBytes bytes of emits
+    /// wait for the socket (a slow or frozen server); this emit was not queued. Try again later.
+    WouldBlock = 12,
     /// The process-wide runtime has started already, with other settings (see
     /// realtime_runtime_configure()).
     AlreadyStarted = 13,
@@ -53,6 +56,7 @@ impl From<&Error> for realtime_status {
             Error::PayloadTooLarge { .. } => Self::PayloadTooLarge,
             Error::UnknownAck(_) => Self::UnknownAck,
             Error::NamespaceInUse(_) => Self::NamespaceInUse,
+            Error::WouldBlock { .. } => Self::WouldBlock,
             Error::AlreadyStarted(_) => Self::AlreadyStarted,
             Error::Internal(_) => Self::Internal,
         }
@@ -81,6 +85,7 @@ pub extern "C" fn realtime_status_str(status: StatusCode) -> *const c_char {
         9 => c"payload too large",
         10 => c"unknown ack",
         11 => c"namespace in use",
+        12 => c"would block: the send queue is full",
         13 => c"already started",
         100 => c"internal error",
         _ => c"unknown status",

@@ -107,6 +107,12 @@ impl Packet {
     /// The text part of the packet (without the Engine.IO `4`); the attachments follow as binary frames.
     pub fn encode(&self) -> String {
         let mut out = String::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// [`Self::encode`], appended to `out` (the writer prefixes the Engine.IO `4` without a copy).
+    pub fn encode_into(&self, out: &mut String) {
         out.push(char::from(b'0' + self.kind as u8));
         if self.kind.is_binary() {
             out.push_str(&self.attachments.len().to_string());
@@ -122,7 +128,6 @@ impl Packet {
         if let Some(data) = &self.data {
             out.push_str(data);
         }
-        out
     }
 
     /// Decodes the text part. For a binary packet, returns it with the number of attachments to wait for.

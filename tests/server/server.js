@@ -22,6 +22,8 @@
 //     {"event":"ack_answer","tag":..,"id":..,"name":..,"err":null|"..","args":[..]}  a client's answer
 //       to an "emit-ack" command (binary as {"$bin":hex});
 //     {"event":"burst_done","id":..,"count":N}                     after a "burst" command's last emit
+//     {"event":"flood_done","id":..,"count":N,"ms":..}             after a "flood" command's last emit
+//   "seq" events from clients (tag, n, payload) are counted per tag, not logged (see "seq-stats").
 //   Binary in command arguments: write {"$bin":"<hex>"} where a Buffer goes.
 //
 // Peer mode: `node server.js --peer ...` runs tests/server/peer.js instead (a socket.io-client peer;
@@ -171,6 +173,7 @@ function setupNamespace(nsp) {
 
     // Log every incoming event (the ack function, if any, is not part of "args").
     socket.onAny((name, ...args) => {
+      if (name === "seq") return; // counted, not logged (thousands of them)
       const hasAck = args.length > 0 && typeof args[args.length - 1] === "function";
       const plain = hasAck ? args.slice(0, -1) : args;
       const line = { event: "message", nsp: nsp.name, id: socket.id, name, args: plain, ack: hasAck };
@@ -316,6 +319,19 @@ const EVENT_HANDLERS = {
 };
 const flakyCounts = new Map();
 
+// "seq" <tag> <n> [payload]: per tag, how many arrived, the first and last n, and how many broke the
+// order (n !== previous + 1: a duplicate, a gap or a reordering). Read with the "seq-stats" command.
+const seqStats = new Map();
+EVENT_HANDLERS.seq = (socket, tag, n) => {
+  const key = String(tag);
+  const st = seqStats.get(key) || { count: 0, first: null, last: null, disorder: 0 };
+  if (st.last !== null && n !== st.last + 1) st.disorder++;
+  if (st.first === null) st.first = n;
+  st.last = n;
+  st.count++;
+  seqStats.set(key, st);
+};
+
 
 for (const name of NAMESPACES) setupNamespace(io.of(name));
 
@@ -397,6 +413,37 @@ const COMMANDS = {
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     setImmediate(() => out({ event: "burst_done", id, count, ms }));
     return {};
+  },
+  // flood <socketId> <event> <count>: emit count small events [i] (i = 1..count), pausing while more
+  // than 1 MiB waits in the server's own buffers for a client that does not read (so the server's
+  // memory stays flat and the backlog sits in the kernel's socket buffers and the client), then print
+  // {"event":"flood_done",...}. Answered "done" at once.
+  flood(rest) {
+    const [id, name, countStr] = splitWords(rest, 3);
+    const count = Number(countStr);
+    if (!id || !name || !Number.isInteger(count) || count < 0) throw new Error("usage: flood <socketId> <event> <count>");
+    const s = needSocket(id);
+    const t0 = process.hrtime.bigint();
+    let i = 1;
+    const backlog = () => {
+      const ws = s.conn.transport && s.conn.transport.socket;
+      return (ws && typeof ws.bufferedAmount === "number" ? ws.bufferedAmount : 0) + 64 * s.conn.writeBuffer.length;
+    };
+    const step = () => {
+      if (!s.connected) return;
+      while (i <= count && backlog() < 1 << 20) {
+        for (const end = Math.min(count, i + 999); i <= end; i++) s.emit(name, i);
+      }
+      if (i <= count) return setTimeout(step, 2);
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      setImmediate(() => out({ event: "flood_done", id, count, ms }));
+    };
+    setImmediate(step);
+    return {};
+  },
+  // seq-stats <tag>: {count, first, last, disorder} of the "seq" events received with this tag.
+  "seq-stats"(rest) {
+    return seqStats.get(rest.trim()) || { count: 0, first: null, last: null, disorder: 0 };
   },
   // rooms <socketId>: the socket's rooms
   rooms(rest) {
