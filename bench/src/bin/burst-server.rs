@@ -35,10 +35,7 @@ fn main() {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--ping-interval" => {
-                ping_interval_ms = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--ping-interval MS");
+                ping_interval_ms = args.next().and_then(|v| v.parse().ok()).expect("--ping-interval MS");
             }
             other => {
                 eprintln!("burst-server: unknown argument {other}");
@@ -46,10 +43,7 @@ fn main() {
             }
         }
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(serve(ping_interval_ms));
 }
 
@@ -57,9 +51,7 @@ async fn serve(ping_interval_ms: u64) {
     // A deep backlog: the 10 k-client figure connects in batches of hundreds at once.
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket.set_reuseaddr(true).expect("reuseaddr");
-    socket
-        .bind("127.0.0.1:0".parse().unwrap())
-        .expect("bind 127.0.0.1:0");
+    socket.bind("127.0.0.1:0".parse().unwrap()).expect("bind 127.0.0.1:0");
     let listener: TcpListener = socket.listen(4096).expect("listen");
     let port = listener.local_addr().expect("local_addr").port();
     println!("port {port}");
@@ -79,20 +71,16 @@ async fn serve(ping_interval_ms: u64) {
     }
 }
 
+// The callback type is tungstenite's (its error is an HTTP response).
+#[allow(clippy::result_large_err)]
 async fn connection(stream: TcpStream, ping_interval_ms: u64) {
     let mut path = String::new();
     // Small buffers: 10 k idle connections must fit.
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0);
+    let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
     let ws = tokio_tungstenite::accept_hdr_async_with_config(
         stream,
         |request: &Request, response: Response| {
-            path = request
-                .uri()
-                .path_and_query()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_default();
+            path = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
             Ok(response)
         },
         Some(config),

@@ -21,15 +21,8 @@ const WARMUP_FRAMES: u64 = 10_000;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let number = |i: usize| -> u64 {
-        args.get(i)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| usage())
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let number = |i: usize| -> u64 { args.get(i).and_then(|v| v.parse().ok()).unwrap_or_else(|| usage()) };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let port = number(1) as u16;
     match args.first().map(String::as_str) {
         Some("count") => runtime.block_on(count(port, number(2), number(3) as usize)),
@@ -53,14 +46,10 @@ fn cpu_seconds() -> f64 {
 }
 
 async fn open(port: u16, path: &str) -> Ws {
-    let stream = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
+    let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
     stream.set_nodelay(true).expect("nodelay");
     let url = format!("ws://127.0.0.1:{port}{path}");
-    let (ws, _) = tokio_tungstenite::client_async(url, stream)
-        .await
-        .expect("websocket upgrade");
+    let (ws, _) = tokio_tungstenite::client_async(url, stream).await.expect("websocket upgrade");
     ws
 }
 
@@ -86,9 +75,7 @@ async fn socket_io(port: u16) -> Ws {
 }
 
 async fn count_frames(ws: &mut Ws, n: u64, size: usize) {
-    ws.send(Message::text(format!("42[\"burst\",{n},{size}]")))
-        .await
-        .expect("send burst");
+    ws.send(Message::text(format!("42[\"burst\",{n},{size}]"))).await.expect("send burst");
     let mut seen = 0u64;
     while seen < n {
         match ws.next().await {
