@@ -53,11 +53,14 @@ class Series:
     """One figure over rounds."""
 
     def __init__(self):
-        self.values = []
+        self.rounds = []  # one entry per round, None where the run failed
 
     def add(self, result, key):
-        if result is not None and key in result:
-            self.values.append(float(result[key]))
+        self.rounds.append(float(result[key]) if result is not None and key in result else None)
+
+    @property
+    def values(self):
+        return [v for v in self.rounds if v is not None]
 
     def median(self):
         return statistics.median(self.values) if self.values else None
@@ -210,10 +213,9 @@ def measure(args, client, shim, raw, port, rounds, bursts, acks, connects, conne
 
 
 def ratio(a, b):
-    a, b = a.median() if a else None, b.median() if b else None
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
+    """The median of the per-round ratios (each library run against the baseline run next to it)."""
+    pairs = [x / y for x, y in zip(a.rounds, b.rounds) if x is not None and y]
+    return statistics.median(pairs) if pairs else None
 
 
 def verdict(value, ok):
@@ -246,6 +248,9 @@ def table(r, poll):
                 verdict(rp, lambda v: v >= 0.7) if size == 64 else "")
         else:
             row(f"events/s into a C callback, {label}, poll mode", "n/a (API not present)", "", None, "", "")
+        cn = ratio(g(f"cpu{size}.raw"), g(f"cpu{size}.lib"))
+        row(f"receive, {label}, CPU-normalised (raw CPU-s ÷ library CPU-s per event; steadier under load)", "", "",
+            cn, "", "")
         for mode in ("lib", "poll") if poll else ("lib",):
             c = g(f"cpu{size}.{mode}")
             row(f"CPU-s per million events, {label}{', poll mode' if mode == 'poll' else ''}", fmt_series(c),
