@@ -13,7 +13,7 @@
 #   make swift-test     the Swift package's XCTest suite against the test server (Swift via scripts/swift-env.sh)
 #   make kotlin-test    the Kotlin/JVM library's JUnit suite (Maven, JNI bridge) against the test server
 #   make demo           the lifecycle demo (examples/demo.c) against the bundled server
-#   make bench          connect latency, memory and threads per client; event throughput and ack round trips
+#   make bench          figures against a native burst server and raw baselines (bench/run.py, ~3 min)
 #   make header         regenerate include/realtime.h (commit it with the change)
 #   make install        header, librealtime.{a,so}, realtime.pc, the CMake package, the CLI and its man page
 #                       into $(DESTDIR)$(PREFIX) (default /usr/local)
@@ -111,13 +111,23 @@ demo: build node-deps
 	$(CC) $(EXAMPLE_CFLAGS) -o $(BUILD)/demo examples/demo.c tests/c/harness.c $(LIB_A) $(LDLIBS_TEST)
 	./$(BUILD)/demo
 
-# Figures only: nothing here passes or fails on timing.
-bench: build node-deps
-	@mkdir -p $(BUILD)
-	$(CC) $(EXAMPLE_CFLAGS) -o $(BUILD)/bench examples/bench.c $(LIB_A) $(LDLIBS_TEST)
-	$(CC) $(EXAMPLE_CFLAGS) -o $(BUILD)/bench_messaging examples/bench_messaging.c $(LIB_A) $(LDLIBS_TEST)
-	./$(BUILD)/bench
-	./$(BUILD)/bench_messaging
+# Figures only: nothing here passes or fails on timing (bench/run.py; README "Performance").
+# bench/ is a crate of its own (its own lock file and target dir): the native burst server and the raw
+# tokio-tungstenite baseline. bench_client is built with poll mode (-DHAVE_POLL) when the header declares
+# the whole poller API; BENCH_POLL is expanded when the recipe runs, after `build` regenerated the header.
+# BENCH_ARGS: extra arguments of bench/run.py, e.g. BENCH_ARGS=--quick or BENCH_ARGS="--rounds 9".
+BENCH_DIR  := $(BUILD)/bench
+BENCH_ARGS ?=
+BENCH_POLL_API := realtime_poller_new realtime_poller_free realtime_poller_fd realtime_poll realtime_new_polled
+BENCH_POLL = $(shell for f in $(BENCH_POLL_API); do grep -qw "$$f" $(HEADER) || exit 0; done; echo 1)
+bench: build
+	@mkdir -p $(BENCH_DIR)
+	$(CARGO) build --release --manifest-path bench/Cargo.toml
+	$(CC) $(EXAMPLE_CFLAGS) $(if $(BENCH_POLL),-DHAVE_POLL) -o $(BENCH_DIR)/bench_client bench/c/bench_client.c \
+	  $(LIB_A) $(LDLIBS_TEST)
+	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $(BENCH_DIR)/libmalloc_count.so bench/c/malloc_count.c
+	python3 bench/run.py --bin $(BENCH_DIR) --peers bench/target/release --markdown $(BENCH_DIR)/results.md \
+	  $(if $(BENCH_POLL),--poll) $(BENCH_ARGS)
 
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
