@@ -651,6 +651,14 @@ uint64_t realtime_on_user_event(realtime_client *client,
  */
 const char *realtime_status_str(realtime_status status);
 
+/**
+ * The transport of the client's open connection: `"websocket"` or `"polling"` (engine.io's names),
+ * or `""` when no connection is open (connecting, waiting to reconnect, closed) and for a NULL or
+ * freed client. A polling connection that upgraded reports `"websocket"` from the moment the
+ * upgrade completed. Static storage: never NULL, never freed. Thread: any.
+ */
+const char *realtime_transport_name(const realtime_client *client);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

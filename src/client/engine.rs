@@ -1,12 +1,13 @@
-//! One Engine.IO v4 connection over WebSocket: the handshake, pongs, the heartbeat deadline, binary
+//! One Engine.IO v4 connection (over WebSocket or long-polling, see `transport::Transport`): the handshake, pongs, the heartbeat deadline, binary
 //! reassembly, and a writer task so that a stalled peer can never block the state machine.
 
 use super::clock;
 use crate::protocol::{BinaryReassembler, EnginePacket, Handshake, Packet};
-use crate::transport::{self, Message, TlsConfig, TransportError, WebSocket};
+use crate::transport::{self, Message, TlsConfig, Transport, TransportError, TransportPlan, TransportState};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use url::Url;
@@ -20,6 +21,10 @@ pub struct EngineTarget {
     pub timeout: Duration,
     /// The `proxy` option: tunnel through it.
     pub proxy: Option<transport::Proxy>,
+    /// `transports`, `upgrade`, `rememberUpgrade`, `tryAllTransports`.
+    pub plan: TransportPlan,
+    /// The transport in use, shared with the client (`realtime_transport_name`).
+    pub state: Arc<TransportState>,
 }
 
 /// Why an attempt to open failed: `connect_error`'s message and data.
@@ -55,7 +60,7 @@ pub enum EngineEvent {
 /// An open Engine.IO connection.
 pub struct EngineConnection {
     pub handshake: Handshake,
-    reader: SplitStream<WebSocket>,
+    reader: SplitStream<Transport>,
     writer: mpsc::UnboundedSender<Message>,
     writer_failed: oneshot::Receiver<()>,
     heartbeat_deadline_ms: u64,
@@ -75,7 +80,15 @@ impl EngineConnection {
     }
 
     async fn open_inner(target: &EngineTarget) -> Result<Self, OpenFailure> {
-        let ws = transport::connect(&target.url, &target.headers, target.tls.as_ref(), target.proxy.as_ref()).await?;
+        let transport_target = transport::TransportTarget {
+            url: &target.url,
+            headers: &target.headers,
+            tls: target.tls.as_ref(),
+            proxy: target.proxy.as_ref(),
+            plan: &target.plan,
+            probe_timeout: target.timeout,
+        };
+        let ws = transport::open(&transport_target, &target.state).await?;
         let (sink, mut reader) = ws.split();
         let handshake = loop {
             let failure = |message: String| OpenFailure { message, data: Value::Null };
@@ -172,7 +185,7 @@ fn classify_read_error(err: &tokio_tungstenite::tungstenite::Error) -> &'static 
 /// Sends queued frames in order; batches what is queued before flushing. When the connection is
 /// dropped (the sender side closes), sends a close frame, waiting at most `CLOSE_GRACE`.
 async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
+    mut sink: SplitSink<Transport, Message>,
     mut queue: mpsc::UnboundedReceiver<Message>,
     failed: oneshot::Sender<()>,
 ) {

@@ -18,7 +18,7 @@ pub use options::{ClientOptions, Endpoint};
 
 use crate::error::{Error, Result};
 use crate::protocol::socketio::{is_reserved_event, validate_outgoing, MAX_ATTACHMENTS};
-use crate::transport::{Proxy, TlsConfig, TlsSettings};
+use crate::transport::{EnvironmentProxies, Proxy, TlsConfig, TlsSettings, TransportState};
 use engine::EngineTarget;
 use futures_util::FutureExt;
 use manager::{Command, ManagerTask, ReconnectPolicy};
@@ -38,6 +38,8 @@ struct ManagerHandle {
     next_key: AtomicU64,
     /// Namespaces attached to this connection (one socket each).
     namespaces: Mutex<HashSet<String>>,
+    /// The transport in use now.
+    transport: Arc<TransportState>,
 }
 
 impl ManagerHandle {
@@ -56,12 +58,26 @@ impl ManagerHandle {
             None
         };
         let tls = tls.filter(|_| endpoint.secure);
+        // An explicit `proxy` wins; the environment only when asked for and `proxy` is unset.
+        let proxy = match options.proxy.as_deref() {
+            Some(proxy) => Some(Proxy::parse(proxy).map_err(Error::InvalidOptions)?),
+            None if options.proxy_from_environment => {
+                let (host, port) = endpoint.host_port();
+                EnvironmentProxies::from_environment()
+                    .proxy_for(&host, port, endpoint.secure)
+                    .map_err(Error::InvalidOptions)?
+            }
+            None => None,
+        };
+        let transport = Arc::new(TransportState::default());
         let target = EngineTarget {
             url: endpoint.websocket_url(options),
             headers: options.extra_headers.clone(),
             tls,
             timeout: options.timeout,
-            proxy: options.proxy.as_deref().map(Proxy::parse).transpose().map_err(Error::InvalidOptions)?,
+            proxy,
+            plan: options.transports.clone(),
+            state: Arc::clone(&transport),
         };
         let policy = ReconnectPolicy {
             enabled: options.reconnection,
@@ -77,7 +93,7 @@ impl ManagerHandle {
                 eprintln!("realtime: internal error: the connection task panicked; the client is stopped");
             }
         });
-        Ok(Arc::new(Self { commands, next_key: AtomicU64::new(1), namespaces: Mutex::new(HashSet::new()) }))
+        Ok(Arc::new(Self { commands, next_key: AtomicU64::new(1), namespaces: Mutex::new(HashSet::new()), transport }))
     }
 
     fn send(&self, command: Command) -> Result<()> {
@@ -209,6 +225,11 @@ impl Socket {
     }
 
     /// Whether the current connection recovered the previous session (connection state recovery).
+    /// The transport of the open connection (`websocket` or `polling`), or `None` when there is none.
+    pub fn transport_name(&self) -> Option<&'static str> {
+        self.manager.transport.active().map(|kind| kind.name())
+    }
+
     pub fn is_recovered(&self) -> bool {
         self.shared.is_recovered()
     }

@@ -15,11 +15,13 @@ mod client;
 mod events;
 mod channels;
 mod status;
+mod transport;
 
 pub use channels::*;
 pub use client::*;
 pub use events::*;
 pub use status::*;
+pub use transport::*;
 
 use crate::error::Error;
 use std::cell::RefCell;
