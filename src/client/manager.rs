@@ -6,7 +6,7 @@
 //! the backoff delay). At most one attempt is ever in flight, and a fresh connection is made for each.
 
 use super::engine::{EngineConnection, EngineEvent, EngineTarget, OpenFailure};
-use super::event::Event;
+use super::event::{AckOutcome, Event};
 use super::namespace::{ChannelCommand, EmitCommand, SocketConfig, SocketSlot};
 use super::socket::SocketShared;
 use crate::protocol::{Packet, PacketType, ReconnectBackoff};
@@ -62,9 +62,34 @@ pub enum Command {
         key: u64,
         command: ChannelCommand,
     },
+    /// Sets (or, with `None`, removes) the socket's auth provider.
+    AuthProvider {
+        key: u64,
+        provider: Option<AuthProvider>,
+        timeout: Duration,
+    },
+    /// The application's answer to auth request `request`: the auth object, or `None` to decline.
+    AuthReply {
+        key: u64,
+        request: u64,
+        auth: Option<serde_json::Map<String, Value>>,
+    },
     /// The network changed or the app came back to the foreground: the connection may be dead
     /// without either side knowing. Drop it and connect again now, skipping the backoff delay.
     ReconnectNow,
+}
+
+/// Asked for a fresh `auth` object before each CONNECT of its socket (socket.io-client's `auth` as a
+/// function): called with a request id on the socket's event queue (never on an IO thread); the
+/// answer comes back as `Command::AuthReply` with that id, at once or later, from any thread.
+pub type AuthProvider = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// A socket's auth provider and the request it is waiting for, if any.
+struct AuthSlot {
+    provider: AuthProvider,
+    timeout: Duration,
+    /// The request asked on the current connection, and when it times out.
+    pending: Option<(u64, Instant)>,
 }
 
 type OpenFuture = Pin<Box<dyn Future<Output = Result<EngineConnection, OpenFailure>> + Send>>;
@@ -94,6 +119,8 @@ pub struct ManagerTask {
     backoff: ReconnectBackoff,
     reconnecting: bool,
     skip_reconnect: bool,
+    auth: BTreeMap<u64, AuthSlot>,
+    next_auth_request: u64,
 }
 
 /// Sleeps until `deadline`, or forever without one.
@@ -120,12 +147,15 @@ impl ManagerTask {
             backoff,
             reconnecting: false,
             skip_reconnect: false,
+            auth: BTreeMap::new(),
+            next_auth_request: 1,
         }
     }
 
     pub async fn run(mut self) {
         loop {
-            let ack_deadline = self.slots.values().filter_map(SocketSlot::next_deadline).min();
+            let auth_deadline = self.auth.values().filter_map(|auth| auth.pending.map(|(_, deadline)| deadline)).min();
+            let ack_deadline = self.slots.values().filter_map(SocketSlot::next_deadline).chain(auth_deadline).min();
             let commands = &mut self.commands;
             let step = match &mut self.phase {
                 Phase::Idle => tokio::select! {
@@ -166,6 +196,7 @@ impl ManagerTask {
                     for slot in self.slots.values_mut() {
                         slot.expire_acks(now, connection);
                     }
+                    self.expire_auth_requests(now);
                 }
             }
         }
@@ -200,6 +231,7 @@ impl ManagerTask {
                 self.close_engine_if_unused();
             }
             Command::Detach { key } => {
+                self.auth.remove(&key);
                 self.deactivate(key);
                 self.slots.remove(&key);
                 self.close_engine_if_unused();
@@ -217,6 +249,15 @@ impl ManagerTask {
                 }
             }
             Command::ReconnectNow => self.reconnect_now(),
+            Command::AuthProvider { key, provider, timeout } => match provider {
+                Some(provider) => {
+                    self.auth.insert(key, AuthSlot { provider, timeout, pending: None });
+                }
+                None => {
+                    self.auth.remove(&key);
+                }
+            },
+            Command::AuthReply { key, request, auth } => self.on_auth_reply(key, request, auth),
             Command::Channel { key, command } => {
                 let connection = connection_of(&self.phase);
                 if let Some(slot) = self.slots.get_mut(&key) {
@@ -251,6 +292,7 @@ impl ManagerTask {
     }
 
     fn stop_engine(&mut self) {
+        self.forget_auth_requests();
         self.reconnecting = false;
         self.backoff.reset();
         for slot in self.slots.values_mut() {
@@ -288,7 +330,38 @@ impl ManagerTask {
         }
     }
 
+    /// Sends the socket's CONNECT; with an auth provider, asks it first (once per connection) and
+    /// sends when the answer comes.
     fn send_connect(&mut self, key: u64) {
+        if !matches!(self.phase, Phase::Open(_)) {
+            return;
+        }
+        let Some(slot) = self.slots.get(&key) else {
+            return;
+        };
+        if slot.connect_sent || slot.connected {
+            return;
+        }
+        let Some(auth) = self.auth.get_mut(&key) else {
+            return self.send_connect_now(key);
+        };
+        if auth.pending.is_some() {
+            return;
+        }
+        let request = self.next_auth_request;
+        self.next_auth_request += 1;
+        auth.pending = Some((request, Instant::now() + auth.timeout));
+        let provider = Arc::clone(&auth.provider);
+        // Runs on the socket's event queue, in order with its other events, like an ack callback.
+        slot.publish(|_| {
+            Some(Event::AckResult {
+                callback: Box::new(move |_| provider(request)),
+                outcome: AckOutcome::Failed(String::new()),
+            })
+        });
+    }
+
+    fn send_connect_now(&mut self, key: u64) {
         let Phase::Open(connection) = &self.phase else {
             return;
         };
@@ -300,6 +373,63 @@ impl ManagerTask {
         }
         connection.send_packet(&slot.connect_packet());
         slot.connect_sent = true;
+    }
+
+    fn on_auth_reply(&mut self, key: u64, request: u64, auth: Option<serde_json::Map<String, Value>>) {
+        let Some(auth_slot) = self.auth.get_mut(&key) else {
+            return;
+        };
+        // An answer for an earlier connection (or one that timed out) is ignored.
+        if auth_slot.pending.map(|(pending, _)| pending) != Some(request) {
+            return;
+        }
+        auth_slot.pending = None;
+        let Some(slot) = self.slots.get_mut(&key) else {
+            return;
+        };
+        match auth {
+            Some(auth) => {
+                slot.config.auth = Some(auth);
+                if slot.active {
+                    self.send_connect_now(key);
+                }
+            }
+            None => self.auth_failed(key, "the auth provider declined to give credentials".to_owned()),
+        }
+    }
+
+    /// No CONNECT without credentials: the socket ends as after a refusal (CONNECT_ERROR), until the
+    /// application opens it again.
+    fn auth_failed(&mut self, key: u64, message: String) {
+        let Some(slot) = self.slots.get_mut(&key) else {
+            return;
+        };
+        if slot.active {
+            slot.ended_by_server(Some(Event::Error { message, data: Value::Null }));
+            self.close_engine_if_unused();
+        }
+    }
+
+    fn expire_auth_requests(&mut self, now: Instant) {
+        let expired: Vec<(u64, Duration)> = self
+            .auth
+            .iter_mut()
+            .filter(|(_, auth)| auth.pending.is_some_and(|(_, deadline)| deadline <= now))
+            .map(|(key, auth)| {
+                auth.pending = None;
+                (*key, auth.timeout)
+            })
+            .collect();
+        for (key, timeout) in expired {
+            self.auth_failed(key, format!("the auth provider did not answer within {} ms", timeout.as_millis()));
+        }
+    }
+
+    /// The connection is gone: answers to the requests made for it no longer count.
+    fn forget_auth_requests(&mut self) {
+        for auth in self.auth.values_mut() {
+            auth.pending = None;
+        }
     }
 
     fn on_open_failed(&mut self, failure: OpenFailure) {
@@ -365,6 +495,7 @@ impl ManagerTask {
     }
 
     fn on_close(&mut self, reason: &'static str) {
+        self.forget_auth_requests();
         self.phase = Phase::Idle;
         for slot in self.slots.values_mut() {
             slot.lost_connection(reason);

@@ -21,6 +21,7 @@ use crate::protocol::socketio::{is_reserved_event, validate_outgoing, MAX_ATTACH
 use crate::transport::{EnvironmentProxies, Proxy, TlsConfig, TlsSettings, TransportState};
 use engine::EngineTarget;
 use futures_util::FutureExt;
+pub use manager::AuthProvider;
 use manager::{Command, ManagerTask, ReconnectPolicy};
 use namespace::{ChannelCommand, EmitCommand, SocketConfig};
 use serde_json::Value;
@@ -125,6 +126,8 @@ pub struct Socket {
     buffer_messages: bool,
     /// Agnost's API server, for members (`apiBaseUrl`).
     members_api: Option<Arc<channels::MembersApi>>,
+    /// The `authTimeout` option: how long the auth provider may take.
+    auth_timeout: Duration,
 }
 
 impl Socket {
@@ -176,6 +179,7 @@ impl Socket {
             auto_join_channels: options.auto_join_channels,
             buffer_messages: options.buffer_messages,
             members_api,
+            auth_timeout: options.auth_timeout,
         };
         socket.manager.send(Command::Attach { key, config, shared })?;
         if options.auto_connect {
@@ -225,6 +229,18 @@ impl Socket {
     }
 
     /// Whether the current connection recovered the previous session (connection state recovery).
+    /// Sets the auth provider (or removes it with `None`): asked before each CONNECT of this socket
+    /// from the next one on; its answers replace the `auth` option.
+    pub fn set_auth_provider(&self, provider: Option<AuthProvider>) -> Result<()> {
+        self.manager.send(Command::AuthProvider { key: self.key, provider, timeout: self.auth_timeout })
+    }
+
+    /// Answers auth request `request` with `auth` (a JSON object), or declines with `None`. An answer
+    /// to a request that is no longer waiting (timed out, or its connection is gone) is ignored.
+    pub fn auth_reply(&self, request: u64, auth: Option<serde_json::Map<String, Value>>) -> Result<()> {
+        self.manager.send(Command::AuthReply { key: self.key, request, auth })
+    }
+
     /// The transport of the open connection (`websocket` or `polling`), or `None` when there is none.
     pub fn transport_name(&self) -> Option<&'static str> {
         self.manager.transport.active().map(|kind| kind.name())

@@ -14,9 +14,11 @@
 mod client;
 mod events;
 mod channels;
-mod status;
+mod auth;
 mod transport;
+mod status;
 
+pub use auth::*;
 pub use channels::*;
 pub use client::*;
 pub use events::*;
