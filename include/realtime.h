@@ -207,6 +207,12 @@ typedef void (*realtime_user_event_fn)(void *user_data,
                                        const char *session_json,
                                        const char *user_json);
 
+/**
+ * Asked for credentials: answer with realtime_auth_reply(client, request_id, ...), inside the
+ * callback or later from any thread.
+ */
+typedef void (*realtime_auth_fn)(void *user_data, uint64_t request_id);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -783,6 +789,54 @@ size_t realtime_poll(realtime_poller *poller, size_t max_events);
 realtime_client *realtime_new_polled(realtime_poller *poller,
                                      const char *url,
                                      const char *options_json);
+
+/**
+ * Sets the client's auth provider: before each CONNECT of its namespace (the first connection,
+ * every reconnection, every realtime_open() after a refusal), the library calls
+ * `cb(user_data, request_id)` on its callback thread (in order with the client's other callbacks,
+ * never on an IO thread) and sends the CONNECT only when the application answers with
+ * realtime_auth_reply(). The answer replaces the `auth` option for that CONNECT and later ones.
+ *
+ * - No answer within the `authTimeout` option (default 10000 ms): on_error gets "the auth provider
+ *   did not answer within N ms" and the client stops, as after a server refusal, until
+ *   realtime_open(). A declined request (realtime_auth_reply with NULL) ends the same way.
+ * - Set it right after realtime_new() (or create the client with `"autoConnect": false` and call
+ *   realtime_open() after this): it applies to CONNECTs sent after it took effect.
+ * - A NULL `cb` removes the provider (the last answer stays the `auth` in use).
+ * - Expired tokens: when the server refuses the CONNECT (on_error with the server's message and
+ *   data, e.g. `{"message":"token expired"}`), call realtime_open(): the provider is asked again,
+ *   and can refresh the token first.
+ *
+ * `user_data` is passed back untouched; it must stay valid until the provider is replaced or
+ * removed and, at the latest, until realtime_free() returns. Returns REALTIME_STATUS_OK, or an
+ * error status for a NULL or freed client. Thread: any.
+ */
+realtime_status realtime_set_auth_provider(realtime_client *client,
+                                           realtime_auth_fn cb,
+                                           void *user_data);
+
+/**
+ * Answers auth request `request_id` (from the provider set with realtime_set_auth_provider()):
+ * `auth_json` is a JSON object, sent as the CONNECT's auth (e.g. `{"token":"abc"}`), or NULL to
+ * decline (the client stops with an on_error, as after a refusal). May be called inside the
+ * provider's callback or later from any thread. An answer to a request that is no longer waiting
+ * (timed out, or its connection has gone) is ignored and returns REALTIME_STATUS_OK.
+ *
+ * Returns REALTIME_STATUS_INVALID_ARGUMENT when `auth_json` is not a JSON object (the request stays
+ * open: answer it again), or an error status for a NULL or freed client. `auth_json` is borrowed for
+ * the call. Thread: any.
+ */
+realtime_status realtime_auth_reply(realtime_client *client,
+                                    uint64_t request_id,
+                                    const char *auth_json);
+
+/**
+ * The transport of the client's open connection: `"websocket"` or `"polling"` (engine.io's names),
+ * or `""` when no connection is open (connecting, waiting to reconnect, closed) and for a NULL or
+ * freed client. A polling connection that upgraded reports `"websocket"` from the moment the
+ * upgrade completed. Static storage: never NULL, never freed. Thread: any.
+ */
+const char *realtime_transport_name(const realtime_client *client);
 
 /**
  * A short, static, English description of `status` (e.g. "ok", "invalid argument"); "unknown status"

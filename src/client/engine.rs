@@ -1,4 +1,4 @@
-//! One Engine.IO v4 connection over WebSocket: the handshake, pongs, the heartbeat deadline, binary
+//! One Engine.IO v4 connection (over WebSocket or long-polling, see `transport::Transport`): the handshake, pongs, the heartbeat deadline, binary
 //! reassembly, and a writer task so that a stalled peer can never block the state machine.
 //!
 //! Receiving: frames are drained in batches (every frame the socket has ready, up to a bound) and
@@ -9,7 +9,7 @@
 use super::clock;
 use super::flow::{ReceiveGate, SendGate};
 use crate::protocol::{BinaryReassembler, EnginePacket, Handshake, Packet};
-use crate::transport::{self, Message, TlsConfig, TransportError, WebSocket};
+use crate::transport::{self, Message, TlsConfig, Transport, TransportError, TransportPlan, TransportState};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -35,6 +35,10 @@ pub struct EngineTarget {
     pub timeout: Duration,
     /// The `proxy` option: tunnel through it.
     pub proxy: Option<transport::Proxy>,
+    /// `transports`, `upgrade`, `rememberUpgrade`, `tryAllTransports`.
+    pub plan: TransportPlan,
+    /// The transport in use, shared with the client (`realtime_transport_name`).
+    pub state: Arc<TransportState>,
 }
 
 /// Why an attempt to open failed: `connect_error`'s message and data.
@@ -68,7 +72,7 @@ pub struct ConnectionGates {
 /// An open Engine.IO connection.
 pub struct EngineConnection {
     pub handshake: Handshake,
-    reader: SplitStream<WebSocket>,
+    reader: SplitStream<Transport>,
     writer: Arc<WriteQueue>,
     writer_failed: oneshot::Receiver<()>,
     /// On CLOCK_BOOTTIME (counts through device sleep); `heartbeat` is a tokio timer at the same
@@ -94,7 +98,15 @@ impl EngineConnection {
     }
 
     async fn open_inner(target: &EngineTarget, gates: ConnectionGates) -> Result<Self, OpenFailure> {
-        let ws = transport::connect(&target.url, &target.headers, target.tls.as_ref(), target.proxy.as_ref()).await?;
+        let transport_target = transport::TransportTarget {
+            url: &target.url,
+            headers: &target.headers,
+            tls: target.tls.as_ref(),
+            proxy: target.proxy.as_ref(),
+            plan: &target.plan,
+            probe_timeout: target.timeout,
+        };
+        let ws = transport::open(&transport_target, &target.state).await?;
         let (sink, mut reader) = ws.split();
         let handshake = loop {
             let failure = |message: String| OpenFailure { message, data: Value::Null };
@@ -396,7 +408,7 @@ fn classify_read_error(err: &tokio_tungstenite::tungstenite::Error) -> &'static 
 /// Sends queued frames in order, a batch per flush; the batch's bytes leave the send gate once it
 /// is flushed (handed to the OS). When the connection is dropped, sends what is left, then a close
 /// frame, waiting at most `CLOSE_GRACE`.
-async fn write_loop(mut sink: SplitSink<WebSocket, Message>, queue: Arc<WriteQueue>, failed: oneshot::Sender<()>) {
+async fn write_loop(mut sink: SplitSink<Transport, Message>, queue: Arc<WriteQueue>, failed: oneshot::Sender<()>) {
     let mut batch = Vec::new();
     while queue.take_batch(&mut batch).await {
         let mut charge = 0;

@@ -6,7 +6,7 @@
 //! the backoff delay). At most one attempt is ever in flight, and a fresh connection is made for each.
 
 use super::engine::{ConnectionGates, EngineConnection, EngineTarget, OpenFailure};
-use super::event::Event;
+use super::event::{AckOutcome, Event};
 use super::namespace::{ChannelCommand, EmitCommand, SocketConfig, SocketSlot};
 use super::socket::SocketShared;
 use crate::protocol::{Packet, PacketType, ReconnectBackoff};
@@ -62,9 +62,34 @@ pub enum Command {
         key: u64,
         command: ChannelCommand,
     },
+    /// Sets (or, with `None`, removes) the socket's auth provider.
+    AuthProvider {
+        key: u64,
+        provider: Option<AuthProvider>,
+        timeout: Duration,
+    },
+    /// The application's answer to auth request `request`: the auth object, or `None` to decline.
+    AuthReply {
+        key: u64,
+        request: u64,
+        auth: Option<serde_json::Map<String, Value>>,
+    },
     /// The network changed or the app came back to the foreground: the connection may be dead
     /// without either side knowing. Drop it and connect again now, skipping the backoff delay.
     ReconnectNow,
+}
+
+/// Asked for a fresh `auth` object before each CONNECT of its socket (socket.io-client's `auth` as a
+/// function): called with a request id on the socket's event queue (never on an IO thread); the
+/// answer comes back as `Command::AuthReply` with that id, at once or later, from any thread.
+pub type AuthProvider = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// A socket's auth provider and the request it is waiting for, if any.
+struct AuthSlot {
+    provider: AuthProvider,
+    timeout: Duration,
+    /// The request asked on the current connection, and when it times out.
+    pending: Option<(u64, Instant)>,
 }
 
 type OpenFuture = Pin<Box<dyn Future<Output = Result<EngineConnection, OpenFailure>> + Send>>;
@@ -101,6 +126,8 @@ pub struct ManagerTask {
     ack_armed: Option<Instant>,
     /// Packets of the batch being handled (kept for its capacity).
     incoming: Vec<Packet>,
+    auth: BTreeMap<u64, AuthSlot>,
+    next_auth_request: u64,
 }
 
 impl ManagerTask {
@@ -124,6 +151,8 @@ impl ManagerTask {
             backoff,
             reconnecting: false,
             skip_reconnect: false,
+            auth: BTreeMap::new(),
+            next_auth_request: 1,
             gates,
             ack_timer: None,
             ack_armed: None,
@@ -133,7 +162,8 @@ impl ManagerTask {
 
     /// Arms the ack timer for the earliest deadline (O(log n) per socket), if that changed.
     fn arm_ack_timer(&mut self) {
-        let next = self.slots.values().filter_map(SocketSlot::next_deadline).min();
+        let auth_deadline = self.auth.values().filter_map(|auth| auth.pending.map(|(_, deadline)| deadline)).min();
+        let next = self.slots.values().filter_map(SocketSlot::next_deadline).chain(auth_deadline).min();
         if next != self.ack_armed {
             match (next, &mut self.ack_timer) {
                 (Some(deadline), Some(timer)) => timer.as_mut().reset(deadline),
@@ -201,6 +231,7 @@ impl ManagerTask {
                     for slot in self.slots.values_mut() {
                         slot.expire_acks(now, connection);
                     }
+                    self.expire_auth_requests(now);
                 }
             }
             // What this pass produced goes to the consumers in one batch per socket.
@@ -239,6 +270,7 @@ impl ManagerTask {
                 self.close_engine_if_unused();
             }
             Command::Detach { key } => {
+                self.auth.remove(&key);
                 self.deactivate(key);
                 self.slots.remove(&key);
                 self.close_engine_if_unused();
@@ -258,6 +290,15 @@ impl ManagerTask {
                 }
             }
             Command::ReconnectNow => self.reconnect_now(),
+            Command::AuthProvider { key, provider, timeout } => match provider {
+                Some(provider) => {
+                    self.auth.insert(key, AuthSlot { provider, timeout, pending: None });
+                }
+                None => {
+                    self.auth.remove(&key);
+                }
+            },
+            Command::AuthReply { key, request, auth } => self.on_auth_reply(key, request, auth),
             Command::Channel { key, command } => {
                 let connection = connection_of(&self.phase);
                 if let Some(slot) = self.slots.get_mut(&key) {
@@ -292,6 +333,7 @@ impl ManagerTask {
     }
 
     fn stop_engine(&mut self) {
+        self.forget_auth_requests();
         self.reconnecting = false;
         self.backoff.reset();
         for slot in self.slots.values_mut() {
@@ -334,7 +376,41 @@ impl ManagerTask {
         }
     }
 
+    /// Sends the socket's CONNECT; with an auth provider, asks it first (once per connection) and
+    /// sends when the answer comes.
     fn send_connect(&mut self, key: u64) {
+        if !matches!(self.phase, Phase::Open(_)) {
+            return;
+        }
+        let Some(slot) = self.slots.get(&key) else {
+            return;
+        };
+        if slot.connect_sent || slot.connected {
+            return;
+        }
+        let Some(auth) = self.auth.get_mut(&key) else {
+            return self.send_connect_now(key);
+        };
+        if auth.pending.is_some() {
+            return;
+        }
+        let request = self.next_auth_request;
+        self.next_auth_request += 1;
+        auth.pending = Some((request, Instant::now() + auth.timeout));
+        let provider = Arc::clone(&auth.provider);
+        let Some(slot) = self.slots.get_mut(&key) else {
+            return;
+        };
+        // Runs on the socket's event queue, in order with its other events, like an ack callback.
+        slot.publish(|_| {
+            Some(Event::AckResult {
+                callback: Box::new(move |_| provider(request)),
+                outcome: AckOutcome::Failed(String::new()),
+            })
+        });
+    }
+
+    fn send_connect_now(&mut self, key: u64) {
         let Phase::Open(connection) = &self.phase else {
             return;
         };
@@ -346,6 +422,63 @@ impl ManagerTask {
         }
         connection.send_packet(slot.connect_packet(), false);
         slot.connect_sent = true;
+    }
+
+    fn on_auth_reply(&mut self, key: u64, request: u64, auth: Option<serde_json::Map<String, Value>>) {
+        let Some(auth_slot) = self.auth.get_mut(&key) else {
+            return;
+        };
+        // An answer for an earlier connection (or one that timed out) is ignored.
+        if auth_slot.pending.map(|(pending, _)| pending) != Some(request) {
+            return;
+        }
+        auth_slot.pending = None;
+        let Some(slot) = self.slots.get_mut(&key) else {
+            return;
+        };
+        match auth {
+            Some(auth) => {
+                slot.config.auth = Some(auth);
+                if slot.active {
+                    self.send_connect_now(key);
+                }
+            }
+            None => self.auth_failed(key, "the auth provider declined to give credentials".to_owned()),
+        }
+    }
+
+    /// No CONNECT without credentials: the socket ends as after a refusal (CONNECT_ERROR), until the
+    /// application opens it again.
+    fn auth_failed(&mut self, key: u64, message: String) {
+        let Some(slot) = self.slots.get_mut(&key) else {
+            return;
+        };
+        if slot.active {
+            slot.ended_by_server(Some(Event::Error { message, data: Value::Null }));
+            self.close_engine_if_unused();
+        }
+    }
+
+    fn expire_auth_requests(&mut self, now: Instant) {
+        let expired: Vec<(u64, Duration)> = self
+            .auth
+            .iter_mut()
+            .filter(|(_, auth)| auth.pending.is_some_and(|(_, deadline)| deadline <= now))
+            .map(|(key, auth)| {
+                auth.pending = None;
+                (*key, auth.timeout)
+            })
+            .collect();
+        for (key, timeout) in expired {
+            self.auth_failed(key, format!("the auth provider did not answer within {} ms", timeout.as_millis()));
+        }
+    }
+
+    /// The connection is gone: answers to the requests made for it no longer count.
+    fn forget_auth_requests(&mut self) {
+        for auth in self.auth.values_mut() {
+            auth.pending = None;
+        }
     }
 
     fn on_open_failed(&mut self, failure: OpenFailure) {
@@ -415,6 +548,7 @@ impl ManagerTask {
             Phase::Open(connection) => connection.take_unsent(),
             _ => Vec::new(),
         };
+        self.forget_auth_requests();
         self.phase = Phase::Idle;
         for slot in self.slots.values_mut() {
             if unsent.is_empty() {

@@ -18,10 +18,11 @@ pub use options::{ClientOptions, Endpoint};
 
 use crate::error::{Error, Result};
 use crate::protocol::socketio::{is_reserved_event, validate_outgoing, MAX_ATTACHMENTS};
-use crate::transport::{Proxy, TlsConfig, TlsSettings};
+use crate::transport::{EnvironmentProxies, Proxy, TlsConfig, TlsSettings, TransportState};
 use engine::{ConnectionGates, EngineTarget};
 use flow::{ReceiveGate, SendGate};
 use futures_util::FutureExt;
+pub use manager::AuthProvider;
 use manager::{Command, ManagerTask, ReconnectPolicy};
 use namespace::{ChannelCommand, EmitCommand, SocketConfig};
 use serde_json::Value;
@@ -41,6 +42,8 @@ struct ManagerHandle {
     namespaces: Mutex<HashSet<String>>,
     /// The receive and send bounds of this connection (and its successors after reconnects).
     gates: ConnectionGates,
+    /// The transport in use now.
+    transport: Arc<TransportState>,
 }
 
 impl ManagerHandle {
@@ -59,12 +62,26 @@ impl ManagerHandle {
             None
         };
         let tls = tls.filter(|_| endpoint.secure);
+        // An explicit `proxy` wins; the environment only when asked for and `proxy` is unset.
+        let proxy = match options.proxy.as_deref() {
+            Some(proxy) => Some(Proxy::parse(proxy).map_err(Error::InvalidOptions)?),
+            None if options.proxy_from_environment => {
+                let (host, port) = endpoint.host_port();
+                EnvironmentProxies::from_environment()
+                    .proxy_for(&host, port, endpoint.secure)
+                    .map_err(Error::InvalidOptions)?
+            }
+            None => None,
+        };
+        let transport = Arc::new(TransportState::default());
         let target = EngineTarget {
             url: endpoint.websocket_url(options),
             headers: options.extra_headers.clone(),
             tls,
             timeout: options.timeout,
-            proxy: options.proxy.as_deref().map(Proxy::parse).transpose().map_err(Error::InvalidOptions)?,
+            proxy,
+            plan: options.transports.clone(),
+            state: Arc::clone(&transport),
         };
         let policy = ReconnectPolicy {
             enabled: options.reconnection,
@@ -84,7 +101,13 @@ impl ManagerHandle {
                 eprintln!("realtime: internal error: the connection task panicked; the client is stopped");
             }
         });
-        Ok(Arc::new(Self { commands, next_key: AtomicU64::new(1), namespaces: Mutex::new(HashSet::new()), gates }))
+        Ok(Arc::new(Self {
+            commands,
+            next_key: AtomicU64::new(1),
+            namespaces: Mutex::new(HashSet::new()),
+            gates,
+            transport,
+        }))
     }
 
     fn send(&self, command: Command) -> Result<()> {
@@ -116,6 +139,8 @@ pub struct Socket {
     buffer_messages: bool,
     /// Agnost's API server, for members (`apiBaseUrl`).
     members_api: Option<Arc<channels::MembersApi>>,
+    /// The `authTimeout` option: how long the auth provider may take.
+    auth_timeout: Duration,
 }
 
 impl Socket {
@@ -168,6 +193,7 @@ impl Socket {
             auto_join_channels: options.auto_join_channels,
             buffer_messages: options.buffer_messages,
             members_api,
+            auth_timeout: options.auth_timeout,
         };
         socket.manager.send(Command::Attach { key, config, shared })?;
         if options.auto_connect {
@@ -217,6 +243,23 @@ impl Socket {
     }
 
     /// Whether the current connection recovered the previous session (connection state recovery).
+    /// Sets the auth provider (or removes it with `None`): asked before each CONNECT of this socket
+    /// from the next one on; its answers replace the `auth` option.
+    pub fn set_auth_provider(&self, provider: Option<AuthProvider>) -> Result<()> {
+        self.manager.send(Command::AuthProvider { key: self.key, provider, timeout: self.auth_timeout })
+    }
+
+    /// Answers auth request `request` with `auth` (a JSON object), or declines with `None`. An answer
+    /// to a request that is no longer waiting (timed out, or its connection is gone) is ignored.
+    pub fn auth_reply(&self, request: u64, auth: Option<serde_json::Map<String, Value>>) -> Result<()> {
+        self.manager.send(Command::AuthReply { key: self.key, request, auth })
+    }
+
+    /// The transport of the open connection (`websocket` or `polling`), or `None` when there is none.
+    pub fn transport_name(&self) -> Option<&'static str> {
+        self.manager.transport.active().map(|kind| kind.name())
+    }
+
     pub fn is_recovered(&self) -> bool {
         self.shared.is_recovered()
     }

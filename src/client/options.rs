@@ -2,7 +2,7 @@
 //! Unknown keys and wrong types are errors that name the key.
 
 use crate::error::{Error, Result};
-use crate::transport::TrustStore;
+use crate::transport::{TransportKind, TransportPlan, TrustStore};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,6 +30,13 @@ pub struct ClientOptions {
     pub trust_store: TrustStore,
     /// `http://[user:password@]host:port` (HTTP CONNECT) or `socks5://` / `socks5h://` (SOCKS5).
     pub proxy: Option<String>,
+    /// Without `proxy`: take the proxy from `https_proxy` / `http_proxy` / `all_proxy` / `no_proxy`.
+    pub proxy_from_environment: bool,
+    /// `transports` (default `["websocket","polling"]`), `upgrade` (true), `rememberUpgrade` (false),
+    /// `tryAllTransports` (true).
+    pub transports: TransportPlan,
+    /// How long the auth provider may take to answer, per request.
+    pub auth_timeout: Duration,
     /// `sha256/<base64>` SubjectPublicKeyInfo pins; empty: no pinning.
     pub pinned_public_keys: Vec<String>,
     /// A client certificate (PEM chain) and its key, for servers that ask for one.
@@ -76,6 +83,9 @@ impl Default for ClientOptions {
             ca_file: None,
             trust_store: TrustStore::System,
             proxy: None,
+            proxy_from_environment: false,
+            transports: TransportPlan::default(),
+            auth_timeout: Duration::from_millis(DEFAULT_AUTH_TIMEOUT_MS),
             pinned_public_keys: Vec::new(),
             client_cert_file: None,
             client_key_file: None,
@@ -98,6 +108,7 @@ impl Default for ClientOptions {
 pub const SOCKET_OPTION_NAMES: &[&str] = &[
     "auth",
     "autoConnect",
+    "authTimeout",
     "ackTimeout",
     "retries",
     "maxBufferedEmits",
@@ -108,6 +119,9 @@ pub const SOCKET_OPTION_NAMES: &[&str] = &[
     "apiKey",
     "session",
 ];
+
+/// Default time limit of the auth provider's answer.
+pub const DEFAULT_AUTH_TIMEOUT_MS: u64 = 10_000;
 
 /// Default bound of the offline send buffer.
 pub const DEFAULT_MAX_BUFFERED_EMITS: usize = 1000;
@@ -165,6 +179,12 @@ impl ClientOptions {
                 "autoJoinChannels" => options.auto_join_channels = field.boolean()?,
                 "trustStore" => options.trust_store = field.trust_store()?,
                 "proxy" => options.proxy = field.optional_string()?.map(str::to_owned),
+                "proxyFromEnvironment" => options.proxy_from_environment = field.boolean()?,
+                "transports" => options.transports.transports = field.transports()?,
+                "upgrade" => options.transports.upgrade = field.boolean()?,
+                "rememberUpgrade" => options.transports.remember_upgrade = field.boolean()?,
+                "tryAllTransports" => options.transports.try_all = field.boolean()?,
+                "authTimeout" => options.auth_timeout = field.millis()?,
                 "apiBaseUrl" => options.api_base_url = field.optional_string()?.map(str::to_owned),
                 "apiKey" => options.api_key = field.optional_string()?.map(str::to_owned),
                 "session" => options.session = field.optional_string()?.map(str::to_owned),
@@ -212,6 +232,22 @@ impl Field<'_> {
             return Ok(None);
         }
         self.string().map(Some)
+    }
+
+    fn transports(&self) -> Result<Vec<TransportKind>> {
+        let wrong = || self.wrong("a non-empty array of \"websocket\" and \"polling\"");
+        let names = self.strings().map_err(|_| wrong())?;
+        let mut kinds = Vec::new();
+        for name in &names {
+            let kind = TransportKind::from_name(name).ok_or_else(wrong)?;
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        if kinds.is_empty() {
+            return Err(wrong());
+        }
+        Ok(kinds)
     }
 
     fn boolean(&self) -> Result<bool> {
@@ -334,6 +370,12 @@ impl Endpoint {
         Ok(Self { origin, secure, query, namespace })
     }
 
+    /// The origin's host (IPv6 without brackets), port and whether it uses TLS.
+    pub fn host_port(&self) -> (String, u16) {
+        let host = self.origin.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
+        (host, self.origin.port_or_known_default().unwrap_or(if self.secure { 443 } else { 80 }))
+    }
+
     /// The WebSocket URL of the Engine.IO endpoint: user query first, then `EIO=4&transport=websocket`.
     pub fn websocket_url(&self, options: &ClientOptions) -> Url {
         let mut url = self.origin.clone();
@@ -436,6 +478,28 @@ mod tests {
         assert_eq!(parse(r#"{"trustStore":"bundled"}"#).unwrap(), TrustStore::Bundled);
         for bad in [r#"{"trustStore":"none"}"#, r#"{"trustStore":null}"#, r#"{"trustStore":1}"#] {
             assert!(parse(bad).unwrap_err().to_string().contains("\"trustStore\" must be \"system\" or \"bundled\""));
+        }
+    }
+
+    #[test]
+    fn transport_options() {
+        let o = ClientOptions::default();
+        assert_eq!(o.transports.transports, vec![TransportKind::WebSocket, TransportKind::Polling]);
+        assert!(o.transports.upgrade && !o.transports.remember_upgrade && o.transports.try_all);
+        let o = ClientOptions::from_json(Some(
+            r#"{"transports":["polling"],"upgrade":false,"rememberUpgrade":true,"tryAllTransports":false,
+                "proxyFromEnvironment":true,"authTimeout":50}"#,
+        ))
+        .unwrap();
+        assert_eq!(o.transports.transports, vec![TransportKind::Polling]);
+        assert!(!o.transports.upgrade && o.transports.remember_upgrade && !o.transports.try_all);
+        assert!(o.proxy_from_environment);
+        assert_eq!(o.auth_timeout.as_millis(), 50);
+        let o = ClientOptions::from_json(Some(r#"{"transports":["polling","websocket"]}"#)).unwrap();
+        assert_eq!(o.transports.transports, vec![TransportKind::Polling, TransportKind::WebSocket]);
+        for bad in [r#"{"transports":[]}"#, r#"{"transports":["webtransport"]}"#, r#"{"transports":"polling"}"#] {
+            let err = ClientOptions::from_json(Some(bad)).unwrap_err().to_string();
+            assert!(err.contains("\"transports\" must be"), "{err}");
         }
     }
 

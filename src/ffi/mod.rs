@@ -15,13 +15,17 @@ mod client;
 mod events;
 mod channels;
 mod delivery;
+mod auth;
+mod transport;
 mod status;
 
+pub use auth::*;
 pub use channels::*;
 pub use client::*;
 pub use delivery::*;
 pub use events::*;
 pub use status::*;
+pub use transport::*;
 
 use crate::error::Error;
 use std::cell::RefCell;

@@ -61,6 +61,17 @@ impl Proxy {
         Ok(Self { kind, host, port: url.port().unwrap_or(default_port), credentials })
     }
 
+    /// An HTTP proxy (CONNECT, or absolute-form requests for plain `http://` polling).
+    pub fn is_http(&self) -> bool {
+        self.kind == Kind::HttpConnect
+    }
+
+    /// `Proxy-Authorization` for absolute-form requests through an HTTP proxy, if it has credentials.
+    pub fn authorization(&self) -> Option<String> {
+        let (user, password) = self.credentials.as_ref()?;
+        Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))))
+    }
+
     pub fn host(&self) -> &str {
         &self.host
     }
@@ -283,6 +294,86 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Proxies named by the environment, as curl reads them: `http_proxy` for plain origins,
+/// `https_proxy` for TLS ones, `all_proxy` for both when the specific one is unset (each variable
+/// lower-case first, then upper-case; empty means unset), and `no_proxy` (comma-separated host
+/// names, domain suffixes such as `.example.com` or `example.com`, IP addresses, each with an
+/// optional `:port`; `*` for every host) naming the origins reached directly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvironmentProxies {
+    http: Option<(String, String)>,
+    https: Option<(String, String)>,
+    all: Option<(String, String)>,
+    no_proxy: Vec<String>,
+}
+
+impl EnvironmentProxies {
+    /// Reads the process environment.
+    pub fn from_environment() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the variables through `lookup` (for tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let read = |lower: &str| {
+            let upper = lower.to_ascii_uppercase();
+            [lower.to_owned(), upper]
+                .into_iter()
+                .find_map(|name| lookup(&name).filter(|v| !v.trim().is_empty()).map(|v| (name, v.trim().to_owned())))
+        };
+        let no_proxy = read("no_proxy")
+            .map(|(_, list)| {
+                list.split(',').map(|entry| entry.trim().to_ascii_lowercase()).filter(|e| !e.is_empty()).collect()
+            })
+            .unwrap_or_default();
+        Self { http: read("http_proxy"), https: read("https_proxy"), all: read("all_proxy"), no_proxy }
+    }
+
+    /// The proxy for an origin, if the environment names one and `no_proxy` does not exclude the
+    /// host: `Ok(None)` to connect directly; an error names the variable whose URL is invalid.
+    pub fn proxy_for(&self, host: &str, port: u16, secure: bool) -> Result<Option<Proxy>, String> {
+        let specific = if secure { &self.https } else { &self.http };
+        let Some((name, value)) = specific.as_ref().or(self.all.as_ref()) else {
+            return Ok(None);
+        };
+        if self.excludes(host, port) {
+            return Ok(None);
+        }
+        // curl's convention: a proxy without a scheme is an HTTP proxy.
+        let url = if value.contains("://") { value.clone() } else { format!("http://{value}") };
+        Proxy::parse(&url).map(Some).map_err(|e| format!("{name}: {e}"))
+    }
+
+    fn excludes(&self, host: &str, port: u16) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
+        self.no_proxy.iter().any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            // An optional port: `host:port`, `[v6]:port`; a bare IPv6 address has several colons.
+            let (name, entry_port) = match entry.rsplit_once(':') {
+                Some((name, p)) if !name.contains(':') || name.ends_with(']') => match p.parse::<u16>() {
+                    Ok(p) => (name, Some(p)),
+                    Err(_) => (entry.as_str(), None),
+                },
+                _ => (entry.as_str(), None),
+            };
+            if entry_port.is_some_and(|p| p != port) {
+                return false;
+            }
+            let name = name.trim_start_matches('[').trim_end_matches(']');
+            let name = name.trim_start_matches("*.").trim_start_matches('.').trim_end_matches('.');
+            if name.is_empty() {
+                return false;
+            }
+            if name.parse::<IpAddr>().is_ok() || host.parse::<IpAddr>().is_ok() {
+                return name.parse::<IpAddr>().ok() == host.parse::<IpAddr>().ok();
+            }
+            host == name || host.ends_with(&format!(".{name}"))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,5 +465,38 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn environment_proxies() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            EnvironmentProxies::from_lookup(move |name| {
+                vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned())
+            })
+        };
+        let url = |p: Result<Option<Proxy>, String>| p.unwrap().map(|p| p.display_url());
+        let e =
+            env(&[("HTTP_PROXY", "http://upper:1"), ("http_proxy", "http://lower:2"), ("ALL_PROXY", "socks5://s:3")]);
+        assert_eq!(url(e.proxy_for("example.com", 80, false)).as_deref(), Some("http://lower:2"));
+        assert_eq!(url(e.proxy_for("example.com", 443, true)).as_deref(), Some("socks5://s:3"));
+        let e = env(&[("HTTPS_PROXY", "proxy.corp:3128"), ("http_proxy", "")]);
+        assert_eq!(url(e.proxy_for("example.com", 443, true)).as_deref(), Some("http://proxy.corp:3128"));
+        assert_eq!(url(e.proxy_for("example.com", 80, false)), None);
+        let e = env(&[
+            ("all_proxy", "http://p:1"),
+            ("no_proxy", "localhost, .internal,example.org:8080,10.0.0.1,[::1],Other.COM"),
+        ]);
+        for direct in [("localhost", 1), ("a.internal", 80), ("internal", 80), ("example.org", 8080), ("10.0.0.1", 80)]
+        {
+            assert_eq!(url(e.proxy_for(direct.0, direct.1, false)), None, "{direct:?}");
+        }
+        assert_eq!(url(e.proxy_for("[::1]", 80, false)), None);
+        assert_eq!(url(e.proxy_for("x.other.com", 80, false)), None);
+        for proxied in [("example.org", 80), ("notinternal", 80), ("10.0.0.2", 80), ("127.0.0.1", 80)] {
+            assert!(url(e.proxy_for(proxied.0, proxied.1, false)).is_some(), "{proxied:?}");
+        }
+        assert_eq!(url(env(&[("ALL_PROXY", "http://p:1"), ("NO_PROXY", "*")]).proxy_for("a", 1, true)), None);
+        let err = env(&[("https_proxy", "ftp://x")]).proxy_for("a", 1, true).unwrap_err();
+        assert!(err.starts_with("https_proxy: invalid proxy"), "{err}");
     }
 }

@@ -13,6 +13,9 @@
 //     {"event":"refused","nsp":..,"auth":..}                         middleware refused a CONNECT
 //     {"event":"message","nsp":..,"id":..,"name":..,"args":[..]}     any event from a client (args w/o ack fn)
 //     {"event":"connection_error","code":..,"message":..}            engine.io refused a request
+//     {"event":"upgrade","conn":..,"transport":..}                   a polling connection upgraded
+//   "connection" lines also carry "transport": the engine.io transport at that moment.
+//   --transports polling[,websocket]: the transports the server accepts.
 //     {"event":"done","cmd":..,"ok":bool[,"error":..][,...]}         answer to each stdin command
 //   Added for the messaging tests (test_events/acks/binary/namespaces/offline/recovery/channels):
 //     "connection" lines also carry "conn": the engine.io connection id (same for namespaces sharing
@@ -61,6 +64,7 @@ const opts = {
   connectTimeout: 10000,
   maxPayload: 1e6,
   recovery: false,
+  transports: ["polling", "websocket"],
 };
 
 function usage(msg) {
@@ -94,6 +98,8 @@ function usage(msg) {
       case "--connect-timeout": opts.connectTimeout = num(i); i++; break;
       case "--max-payload": opts.maxPayload = num(i); i++; break;
       case "--recovery": opts.recovery = true; break;
+      // --transports polling[,websocket]: the transports the server accepts (default both).
+      case "--transports": opts.transports = str(i).split(","); i++; break;
       case "--help": case "-h": usage(); break;
       default: usage(`unknown argument ${argv[i]}`);
     }
@@ -123,13 +129,18 @@ const serverOptions = {
   pingTimeout: opts.pingTimeout,
   connectTimeout: opts.connectTimeout,
   maxHttpBufferSize: opts.maxPayload,
-  transports: ["polling", "websocket"],
+  transports: opts.transports,
   serveClient: false,
 };
 if (opts.recovery) {
   serverOptions.connectionStateRecovery = { maxDisconnectionDuration: 120000, skipMiddlewares: true };
 }
 const io = new Server(httpServer, serverOptions);
+
+// {"event":"upgrade","conn":..,"transport":"websocket"} when a polling connection upgrades.
+io.engine.on("connection", (conn) => {
+  conn.on("upgrade", (transport) => out({ event: "upgrade", conn: conn.id, transport: transport.name }));
+});
 
 io.engine.on("connection_error", (err) => {
   out({ event: "connection_error", code: err.code, message: err.message });
@@ -164,6 +175,7 @@ function setupNamespace(nsp) {
       headers: socket.handshake.headers, // Node lowercases header names
       recovered: !!socket.recovered,
       conn: socket.conn.id,
+      transport: socket.conn.transport.name,
     });
 
     socket.on("disconnect", (reason) => {
@@ -350,6 +362,10 @@ const COMMANDS = {
   disconnect(rest) {
     needSocket(rest.trim()).disconnect(true);
     return {};
+  },
+  // transport <socketId>: answers {"transport": "polling"|"websocket"} for the socket's connection.
+  transport(rest) {
+    return { transport: needSocket(rest.trim()).conn.transport.name };
   },
   // disconnect-nsp <socketId>: server-side disconnect of this namespace only.
   "disconnect-nsp"(rest) {
