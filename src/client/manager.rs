@@ -94,6 +94,11 @@ pub struct ManagerTask {
     backoff: ReconnectBackoff,
     reconnecting: bool,
     skip_reconnect: bool,
+    /// Namespaces freed while their CONNECT was in flight on the current connection: the reply is
+    /// answered by a DISCONNECT (else the server keeps the socket, and a second CONNECT for it would
+    /// make the server close the whole connection). A re-created socket of that namespace sends its
+    /// CONNECT only after that, and after [`TOMBSTONE_SETTLE`] (the value: when it may).
+    tombstones: BTreeMap<String, Option<Instant>>,
 }
 
 /// Sleeps until `deadline`, or forever without one.
@@ -120,12 +125,14 @@ impl ManagerTask {
             backoff,
             reconnecting: false,
             skip_reconnect: false,
+            tombstones: BTreeMap::new(),
         }
     }
 
     pub async fn run(mut self) {
         loop {
             let ack_deadline = self.slots.values().filter_map(SocketSlot::next_deadline).min();
+            let ack_deadline = self.tombstones.values().flatten().copied().chain(ack_deadline).min();
             let commands = &mut self.commands;
             let step = match &mut self.phase {
                 Phase::Idle => tokio::select! {
@@ -162,6 +169,7 @@ impl ManagerTask {
                 Step::RetryNow => self.on_retry(),
                 Step::AckTimers => {
                     let now = Instant::now();
+                    self.follow_tombstones(now);
                     let connection = connection_of(&self.phase);
                     for slot in self.slots.values_mut() {
                         slot.expire_acks(now, connection);
@@ -200,6 +208,11 @@ impl ManagerTask {
                 self.close_engine_if_unused();
             }
             Command::Detach { key } => {
+                if let (Some(slot), Phase::Open(_)) = (self.slots.get(&key), &self.phase) {
+                    if slot.connect_sent && !slot.connected {
+                        self.tombstones.insert(slot.config.nsp.clone(), None);
+                    }
+                }
                 self.deactivate(key);
                 self.slots.remove(&key);
                 self.close_engine_if_unused();
@@ -251,6 +264,7 @@ impl ManagerTask {
     }
 
     fn stop_engine(&mut self) {
+        self.tombstones.clear();
         self.reconnecting = false;
         self.backoff.reset();
         for slot in self.slots.values_mut() {
@@ -275,6 +289,7 @@ impl ManagerTask {
     }
 
     fn on_open(&mut self, connection: EngineConnection) {
+        self.tombstones.clear();
         self.phase = Phase::Open(Box::new(connection));
         let keys: Vec<u64> = self.slots.iter().filter(|(_, s)| s.active).map(|(k, _)| *k).collect();
         for key in keys {
@@ -295,7 +310,7 @@ impl ManagerTask {
         let Some(slot) = self.slots.get_mut(&key) else {
             return;
         };
-        if slot.connect_sent || slot.connected {
+        if slot.connect_sent || slot.connected || self.tombstones.contains_key(&slot.config.nsp) {
             return;
         }
         connection.send_packet(&slot.connect_packet());
@@ -365,6 +380,7 @@ impl ManagerTask {
     }
 
     fn on_close(&mut self, reason: &'static str) {
+        self.tombstones.clear();
         self.phase = Phase::Idle;
         for slot in self.slots.values_mut() {
             slot.lost_connection(reason);
@@ -378,6 +394,10 @@ impl ManagerTask {
             Phase::Open(connection) => connection.handshake.max_payload,
             _ => return,
         };
+        if self.tombstones.contains_key(&packet.nsp) {
+            self.on_tombstone_packet(packet);
+            return;
+        }
         let connection = connection_of(&self.phase);
         let Some(slot) = self.slots.values_mut().find(|slot| slot.config.nsp == packet.nsp) else {
             return;
@@ -418,6 +438,54 @@ impl ManagerTask {
             }
             PacketType::Event | PacketType::BinaryEvent => slot.on_event(packet),
             PacketType::Ack | PacketType::BinaryAck => slot.on_ack(packet, connection),
+        }
+    }
+}
+
+/// How long a re-created namespace waits after the DISCONNECT that left its freed predecessor. The
+/// socket.io server handles a DISCONNECT on the next tick, so a CONNECT read in the same chunk finds the
+/// old socket still there and closes the whole connection; nothing in the protocol answers a
+/// DISCONNECT, so a pause is the only barrier.
+const TOMBSTONE_SETTLE: Duration = Duration::from_millis(150);
+
+impl ManagerTask {
+    /// A packet for a namespace freed while its CONNECT was in flight. The first reply is that
+    /// CONNECT's: leave the socket the server made (after a refusal there is none), then let a
+    /// re-created socket of the namespace connect. Anything else is the old socket's and is dropped
+    /// (the re-created one has sent nothing yet).
+    fn on_tombstone_packet(&mut self, packet: Packet) {
+        if self.tombstones.get(&packet.nsp).is_some_and(Option::is_some) {
+            return;
+        }
+        match packet.kind {
+            PacketType::Connect => {
+                if let Some(connection) = connection_of(&self.phase) {
+                    connection.send_packet(&Packet::disconnect(&packet.nsp));
+                }
+                self.tombstones.insert(packet.nsp, Some(Instant::now() + TOMBSTONE_SETTLE));
+            }
+            PacketType::ConnectError => {
+                self.tombstones.remove(&packet.nsp);
+                self.connect_waiting(&packet.nsp);
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends the tombstones whose pause is over, connecting the sockets that waited for them.
+    fn follow_tombstones(&mut self, now: Instant) {
+        let done: Vec<String> =
+            self.tombstones.iter().filter(|(_, t)| t.is_some_and(|t| t <= now)).map(|(nsp, _)| nsp.clone()).collect();
+        for nsp in done {
+            self.tombstones.remove(&nsp);
+            self.connect_waiting(&nsp);
+        }
+    }
+
+    fn connect_waiting(&mut self, nsp: &str) {
+        let waiting = self.slots.iter().find(|(_, slot)| slot.active && slot.config.nsp == nsp);
+        if let Some(key) = waiting.map(|(key, _)| *key) {
+            self.send_connect(key);
         }
     }
 }

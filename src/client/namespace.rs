@@ -402,7 +402,10 @@ impl SocketSlot {
         let event = IncomingEvent { name, args, attachments: packet.attachments, ack: server_ack };
         if self.connected {
             self.deliver_event(event);
-        } else if self.connect_sent {
+        } else if self.connect_sent && self.pid.is_some() {
+            // Before the CONNECT reply only a recovery sends events (the missed ones). Without a pid
+            // they are a previous socket's of this namespace (one freed while its CONNECT was in
+            // flight, left since): not this socket's.
             self.receive_buffer.push(event);
         }
     }
