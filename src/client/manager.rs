@@ -128,6 +128,11 @@ pub struct ManagerTask {
     incoming: Vec<Packet>,
     auth: BTreeMap<u64, AuthSlot>,
     next_auth_request: u64,
+    /// Namespaces freed while their CONNECT was in flight on the current connection: the reply is
+    /// answered by a DISCONNECT (else the server keeps the socket, and a second CONNECT for it would
+    /// make the server close the whole connection). A re-created socket of that namespace sends its
+    /// CONNECT only after that, and after [`TOMBSTONE_SETTLE`] (the value: when it may).
+    tombstones: BTreeMap<String, Option<Instant>>,
 }
 
 impl ManagerTask {
@@ -151,6 +156,7 @@ impl ManagerTask {
             backoff,
             reconnecting: false,
             skip_reconnect: false,
+            tombstones: BTreeMap::new(),
             auth: BTreeMap::new(),
             next_auth_request: 1,
             gates,
@@ -163,7 +169,14 @@ impl ManagerTask {
     /// Arms the ack timer for the earliest deadline (O(log n) per socket), if that changed.
     fn arm_ack_timer(&mut self) {
         let auth_deadline = self.auth.values().filter_map(|auth| auth.pending.map(|(_, deadline)| deadline)).min();
-        let next = self.slots.values().filter_map(SocketSlot::next_deadline).chain(auth_deadline).min();
+        let tombstone_deadline = self.tombstones.values().flatten().copied().min();
+        let next = self
+            .slots
+            .values()
+            .filter_map(SocketSlot::next_deadline)
+            .chain(auth_deadline)
+            .chain(tombstone_deadline)
+            .min();
         if next != self.ack_armed {
             match (next, &mut self.ack_timer) {
                 (Some(deadline), Some(timer)) => timer.as_mut().reset(deadline),
@@ -227,6 +240,7 @@ impl ManagerTask {
                     // Fired: re-armed on the next pass whatever the next deadline is.
                     self.ack_armed = None;
                     let now = Instant::now();
+                    self.follow_tombstones(now);
                     let connection = connection_of(&self.phase);
                     for slot in self.slots.values_mut() {
                         slot.expire_acks(now, connection);
@@ -271,6 +285,11 @@ impl ManagerTask {
             }
             Command::Detach { key } => {
                 self.auth.remove(&key);
+                if let (Some(slot), Phase::Open(_)) = (self.slots.get(&key), &self.phase) {
+                    if slot.connect_sent && !slot.connected {
+                        self.tombstones.insert(slot.config.nsp.clone(), None);
+                    }
+                }
                 self.deactivate(key);
                 self.slots.remove(&key);
                 self.close_engine_if_unused();
@@ -334,6 +353,7 @@ impl ManagerTask {
 
     fn stop_engine(&mut self) {
         self.forget_auth_requests();
+        self.tombstones.clear();
         self.reconnecting = false;
         self.backoff.reset();
         for slot in self.slots.values_mut() {
@@ -363,6 +383,7 @@ impl ManagerTask {
     }
 
     fn on_open(&mut self, connection: EngineConnection) {
+        self.tombstones.clear();
         self.phase = Phase::Open(Box::new(connection));
         let keys: Vec<u64> = self.slots.iter().filter(|(_, s)| s.active).map(|(k, _)| *k).collect();
         for key in keys {
@@ -417,7 +438,7 @@ impl ManagerTask {
         let Some(slot) = self.slots.get_mut(&key) else {
             return;
         };
-        if slot.connect_sent || slot.connected {
+        if slot.connect_sent || slot.connected || self.tombstones.contains_key(&slot.config.nsp) {
             return;
         }
         connection.send_packet(slot.connect_packet(), false);
@@ -549,6 +570,7 @@ impl ManagerTask {
             _ => Vec::new(),
         };
         self.forget_auth_requests();
+        self.tombstones.clear();
         self.phase = Phase::Idle;
         for slot in self.slots.values_mut() {
             if unsent.is_empty() {
@@ -570,6 +592,10 @@ impl ManagerTask {
             Phase::Open(connection) => connection.handshake.max_payload,
             _ => return,
         };
+        if self.tombstones.contains_key(&packet.nsp) {
+            self.on_tombstone_packet(packet);
+            return;
+        }
         let connection = connection_of(&self.phase);
         let Some(slot) = self.slots.values_mut().find(|slot| slot.config.nsp == packet.nsp) else {
             return;
@@ -619,6 +645,54 @@ async fn wait_timer(timer: Option<Pin<&mut tokio::time::Sleep>>) {
     match timer {
         Some(timer) => timer.await,
         None => std::future::pending().await,
+    }
+}
+
+/// How long a re-created namespace waits after the DISCONNECT that left its freed predecessor. The
+/// socket.io server handles a DISCONNECT on the next tick, so a CONNECT read in the same chunk finds the
+/// old socket still there and closes the whole connection; nothing in the protocol answers a
+/// DISCONNECT, so a pause is the only barrier.
+const TOMBSTONE_SETTLE: Duration = Duration::from_millis(150);
+
+impl ManagerTask {
+    /// A packet for a namespace freed while its CONNECT was in flight. The first reply is that
+    /// CONNECT's: leave the socket the server made (after a refusal there is none), then let a
+    /// re-created socket of the namespace connect. Anything else is the old socket's and is dropped
+    /// (the re-created one has sent nothing yet).
+    fn on_tombstone_packet(&mut self, packet: Packet) {
+        if self.tombstones.get(&packet.nsp).is_some_and(Option::is_some) {
+            return;
+        }
+        match packet.kind {
+            PacketType::Connect => {
+                if let Some(connection) = connection_of(&self.phase) {
+                    connection.send_packet(Packet::disconnect(&packet.nsp), false);
+                }
+                self.tombstones.insert(packet.nsp, Some(Instant::now() + TOMBSTONE_SETTLE));
+            }
+            PacketType::ConnectError => {
+                self.tombstones.remove(&packet.nsp);
+                self.connect_waiting(&packet.nsp);
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends the tombstones whose pause is over, connecting the sockets that waited for them.
+    fn follow_tombstones(&mut self, now: Instant) {
+        let done: Vec<String> =
+            self.tombstones.iter().filter(|(_, t)| t.is_some_and(|t| t <= now)).map(|(nsp, _)| nsp.clone()).collect();
+        for nsp in done {
+            self.tombstones.remove(&nsp);
+            self.connect_waiting(&nsp);
+        }
+    }
+
+    fn connect_waiting(&mut self, nsp: &str) {
+        let waiting = self.slots.iter().find(|(_, slot)| slot.active && slot.config.nsp == nsp);
+        if let Some(key) = waiting.map(|(key, _)| *key) {
+            self.send_connect(key);
+        }
     }
 }
 

@@ -98,6 +98,18 @@ pub struct SocketSlot {
     /// Events of the current manager pass, handed to the sink in one batch by [`Self::flush`].
     batch: Vec<Event>,
     gate: Arc<ReceiveGate>,
+    /// Membership changes made while not connected, for a recovered session (the server kept the old
+    /// rooms and profile): per channel, whether the server has it and the last join or leave; and
+    /// whether the profile changed.
+    offline_channels: BTreeMap<String, (bool, ChannelChange)>,
+    offline_profile: bool,
+}
+
+/// The last membership change made offline for one channel, with its per-call `echo`.
+#[derive(Debug, Clone, Copy)]
+enum ChannelChange {
+    Join(Option<bool>),
+    Leave(Option<bool>),
 }
 
 impl SocketSlot {
@@ -123,6 +135,8 @@ impl SocketSlot {
             profile: None,
             batch: Vec::new(),
             gate,
+            offline_channels: BTreeMap::new(),
+            offline_profile: false,
         }
     }
 
@@ -286,37 +300,76 @@ impl SocketSlot {
     // Channels
 
     pub fn channel(&mut self, command: ChannelCommand, connection: Option<&EngineConnection>) {
+        let offline = !self.connected;
         let packet = match command {
             ChannelCommand::Join(channel, echo) => {
                 let packet = channels::join_packet(&channel, echo);
+                if offline {
+                    self.record_offline(&channel, ChannelChange::Join(echo));
+                }
                 self.joined.insert(channel, echo);
                 packet
             }
             ChannelCommand::Leave(channel, echo) => {
+                if offline {
+                    self.record_offline(&channel, ChannelChange::Leave(echo));
+                }
                 self.joined.remove(&channel);
                 channels::leave_packet(&channel, echo)
             }
             ChannelCommand::UpdateProfile(data, echo) => {
                 let packet = channels::update_packet(&data, echo);
                 self.profile = Some((data, echo));
+                self.offline_profile |= offline;
                 packet
             }
         };
-        // Offline, nothing is buffered: the connect that follows re-sends the membership.
+        // Offline, nothing is buffered: the connect that follows re-sends the membership (all of it on
+        // a new session, what changed on a recovered one).
         if self.connected {
             let (name, args) = packet;
             self.send_event(&name, &args, Vec::new(), None, None, false, false, false, connection);
         }
     }
 
-    fn rejoin_channels(&mut self, connection: Option<&EngineConnection>) {
+    /// Keeps an offline change; the first for a channel also notes whether the server has the channel
+    /// (every change made online was sent, so `joined` is the server's view until then).
+    fn record_offline(&mut self, channel: &str, change: ChannelChange) {
+        let on_server = self.joined.contains_key(channel);
+        self.offline_channels.entry(channel.to_owned()).or_insert((on_server, change)).1 = change;
+    }
+
+    /// After the CONNECT reply: on a new session the whole membership (the server knows nothing); on a
+    /// recovered one, which kept the rooms and the profile, only the changes made while offline —
+    /// leaves first (the channels left do not see the new profile), then the profile, then the joins.
+    fn rejoin_channels(&mut self, recovered: bool, connection: Option<&EngineConnection>) {
+        let changes = std::mem::take(&mut self.offline_channels);
+        let profile_changed = std::mem::take(&mut self.offline_profile);
         if !self.config.auto_join_channels {
             return;
         }
-        // Agnost's client order: the profile first, so each join already carries it.
-        let profile = self.profile.iter().map(|(data, echo)| channels::update_packet(data, *echo));
-        let joins = self.joined.iter().map(|(channel, echo)| channels::join_packet(channel, *echo));
-        let packets: Vec<(String, String)> = profile.chain(joins).collect();
+        let packets: Vec<(String, String)> = if recovered {
+            // A channel that ends as the server has it (joined and left again) needs nothing.
+            let leaves = changes.iter().filter_map(|(channel, (on_server, change))| match change {
+                ChannelChange::Leave(echo) if *on_server => Some(channels::leave_packet(channel, *echo)),
+                _ => None,
+            });
+            let profile = self
+                .profile
+                .iter()
+                .filter(|_| profile_changed)
+                .map(|(data, echo)| channels::update_packet(data, *echo));
+            let joins = changes.iter().filter_map(|(channel, (on_server, change))| match change {
+                ChannelChange::Join(echo) if !*on_server => Some(channels::join_packet(channel, *echo)),
+                _ => None,
+            });
+            leaves.chain(profile).chain(joins).collect()
+        } else {
+            // Agnost's client order: the profile first, so each join already carries it.
+            let profile = self.profile.iter().map(|(data, echo)| channels::update_packet(data, *echo));
+            let joins = self.joined.iter().map(|(channel, echo)| channels::join_packet(channel, *echo));
+            profile.chain(joins).collect()
+        };
         for (name, args) in packets {
             self.send_event(&name, &args, Vec::new(), None, None, false, false, false, connection);
         }
@@ -358,9 +411,7 @@ impl SocketSlot {
         for event in std::mem::take(&mut self.receive_buffer) {
             self.deliver_event(event);
         }
-        if !recovered {
-            self.rejoin_channels(connection);
-        }
+        self.rejoin_channels(recovered, connection);
         if let Some(connection) = connection {
             let flushed = self.send_buffer.len();
             for packet in self.send_buffer.drain(..) {
@@ -380,7 +431,10 @@ impl SocketSlot {
         let event = IncomingEvent { name, args, attachments: packet.attachments, ack: server_ack };
         if self.connected {
             self.deliver_event(event);
-        } else if self.connect_sent {
+        } else if self.connect_sent && self.pid.is_some() {
+            // Before the CONNECT reply only a recovery sends events (the missed ones). Without a pid
+            // they are a previous socket's of this namespace (one freed while its CONNECT was in
+            // flight, left since): not this socket's.
             self.receive_buffer.push(event);
         }
     }

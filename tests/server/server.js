@@ -11,6 +11,7 @@
 //     {"event":"connection","nsp":"/","id":..,"auth":..,"query":..,"headers":..,"recovered":bool}
 //     {"event":"disconnect","nsp":..,"id":..,"reason":..}
 //     {"event":"refused","nsp":..,"auth":..}                         middleware refused a CONNECT
+//     {"event":"delaying","nsp":..,"ms":..}                          a CONNECT with auth.delayMs is held
 //     {"event":"message","nsp":..,"id":..,"name":..,"args":[..]}     any event from a client (args w/o ack fn)
 //     {"event":"connection_error","code":..,"message":..}            engine.io refused a request
 //     {"event":"upgrade","conn":..,"transport":..}                   a polling connection upgraded
@@ -155,13 +156,23 @@ const NAMESPACES = ["/", "/admin"];
 function setupNamespace(nsp) {
   nsp.use((socket, next) => {
     const auth = socket.handshake.auth || {};
-    if (auth.refuse) {
-      out({ event: "refused", nsp: nsp.name, auth });
-      const err = new Error("not authorized");
-      err.data = { hint: "send token", code: 42 };
-      return next(err);
+    const check = () => {
+      if (auth.refuse) {
+        out({ event: "refused", nsp: nsp.name, auth });
+        const err = new Error("not authorized");
+        err.data = { hint: "send token", code: 42 };
+        return next(err);
+      }
+      next();
+    };
+    // auth.delayMs: hold the CONNECT reply (acceptance or refusal) that long — a CONNECT in flight —,
+    // announced as {"event":"delaying","nsp":..,"ms":..} when the middleware starts waiting.
+    const delay = Number(auth.delayMs);
+    if (Number.isFinite(delay) && delay > 0) {
+      out({ event: "delaying", nsp: nsp.name, ms: delay });
+      return setTimeout(check, delay);
     }
-    next();
+    check();
   });
 
   nsp.on("connection", (socket) => {
