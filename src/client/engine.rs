@@ -136,7 +136,9 @@ impl EngineConnection {
                     Ok(EnginePacket::Message(text)) => self.reassembler.feed_text(&text),
                     Ok(EnginePacket::Close) => return EngineEvent::Closed("transport close"),
                     Ok(_) => continue,
-                    Err(_) => return EngineEvent::Closed("parse error"),
+                    // engine.io-parser turns an unknown (or empty) packet into an error packet, which
+                    // engine.io-client handles as a transport error; "parse error" is Socket.IO's.
+                    Err(_) => return EngineEvent::Closed("transport error"),
                 },
                 Some(Ok(Message::Binary(bytes))) => self.reassembler.feed_binary(bytes.to_vec()),
                 Some(Ok(Message::Close(_))) | None => return EngineEvent::Closed("transport close"),
