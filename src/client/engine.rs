@@ -250,7 +250,9 @@ impl EngineConnection {
                     }
                     Ok(EnginePacket::Close) => return Err("transport close"),
                     Ok(_) => return Ok(()),
-                    Err(_) => return Err("parse error"),
+                    // engine.io-parser turns an unknown (or empty) packet into an error packet, which
+                    // engine.io-client handles as a transport error; "parse error" is Socket.IO's.
+                    Err(_) => return Err("transport error"),
                 },
             },
             Some(Ok(Message::Binary(bytes))) => self.reassembler.feed_binary(bytes.into()),
