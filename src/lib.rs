@@ -14,6 +14,8 @@ pub mod client;
 pub(crate) mod dispatch;
 mod error;
 pub mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod protocol;
 pub(crate) mod transport;
 
