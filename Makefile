@@ -9,6 +9,7 @@
 #   make tls-certs      test CA + server certificate into build/tls/
 #   make redis-server   installs Debian's redis-server when missing (two-node Agnost tests, test_channels_agnost)
 #   make c-test-NAME    build and run a single C test, e.g. make c-test-connect
+#   make soak-short     20 s seeded fault soak (in make test); make soak: 1,000 faults
 #   make lint           cargo fmt --check and cargo clippy -D warnings
 #   make swift-test     the Swift package's XCTest suite against the test server (Swift via scripts/swift-env.sh)
 #   make kotlin-test    the Kotlin/JVM library's JUnit suite (Maven, JNI bridge) against the test server
@@ -51,7 +52,7 @@ CFLAGS_TEST := $(CWARN) -g -O1 -Iinclude -Itests/c -I$(GEN_DIR) -pthread
 LDLIBS_TEST := -lpthread -ldl -lm
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all build header header-check lint test cargo-test node-deps tls-certs c-tests c-tests-asan c-tests-valgrind \
+.PHONY: all build header header-check lint test cargo-test node-deps tls-certs c-tests c-tests-asan c-tests-valgrind soak soak-short \
         c-tests-build c-tests-asan-build clean-tests redis-server swift-test kotlin-test demo bench install \
         cli cli-test install-test
 
@@ -78,6 +79,7 @@ test:
 	$(MAKE) --no-print-directory cargo-test
 	$(MAKE) --no-print-directory c-tests
 	$(MAKE) --no-print-directory c-tests-asan
+	$(MAKE) --no-print-directory soak-short
 	$(MAKE) --no-print-directory swift-test
 	$(MAKE) --no-print-directory kotlin-test
 	$(MAKE) --no-print-directory cli-test
@@ -230,6 +232,16 @@ c-tests-valgrind: node-deps tls-certs redis-server c-tests-build
 	$(call run_c_tests,$(BUILD)/c,valgrind-,valgrind -q --error-exitcode=99 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite --trace-children=no --suppressions=$(CURDIR)/tests/c/valgrind.supp)
 
 # make c-test-connect: build + run tests/c/test_connect.c only (also c-test-asan-connect)
+# Fault soak (tests/c/soak_faults.c): seeded faults while clients emit; 0 acked messages lost.
+# soak-short is part of make test (about 20 s); soak runs 1,000 faults (about 11 minutes).
+SOAK_SEED ?= 20261203
+soak-short: node-deps tls-certs build
+	$(MAKE) --no-print-directory $(BUILD)/c/soak_faults
+	./$(BUILD)/c/soak_faults --seconds 20 --seed $(SOAK_SEED)
+soak: node-deps tls-certs build
+	$(MAKE) --no-print-directory $(BUILD)/c/soak_faults
+	./$(BUILD)/c/soak_faults --faults 1000 --seed $(SOAK_SEED)
+
 c-test-%: node-deps tls-certs redis-server build
 	$(MAKE) --no-print-directory $(BUILD)/c/test_$*
 	./$(BUILD)/c/test_$*

@@ -385,10 +385,14 @@ static void backoff_run(void) {
     a->listener = listener_socket(64, &port);
     pthread_t th;
     CHECK(pthread_create(&th, NULL, accept_and_close, a) == 0, "pthread_create");
-    char url[64], opts[160];
+    char url[64], opts[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     snprintf(opts, sizeof opts,
-             "{\"reconnectionDelay\":%d,\"reconnectionDelayMax\":%d,\"randomizationFactor\":0.5}", base, max);
+             /* One transport: with the default fallback an attempt is a WebSocket try plus a polling
+              * try, two connections at the listener. */
+             "{\"reconnectionDelay\":%d,\"reconnectionDelayMax\":%d,\"randomizationFactor\":0.5,"
+             "\"transports\":[\"websocket\"]}",
+             base, max);
     realtime_client *c = realtime_new(url, opts);
     CHECK(c != NULL, "new: %s", realtime_last_error());
     int64_t end = rt_now_ms() + 120000;
