@@ -46,11 +46,11 @@ static void expect_sequence(rt_log *log, const char *kind, int n) {
     }
 }
 
-/* The server logs "message" lines for "seq" emits: checks 1..n once each, in order. */
+/* The server logs "message" lines for "order" emits: checks 1..n once each, in order. */
 static void expect_server_sequence(rt_server *srv, int n) {
     char line[1024], args[256];
     for (int i = 1; i <= n; i++) {
-        CHECK(rt_server_wait_event_where(srv, "message", "name", "seq", 10000, line, sizeof line),
+        CHECK(rt_server_wait_event_where(srv, "message", "name", "order", 10000, line, sizeof line),
               "server: seq #%d of %d never arrived", i, n);
         CHECK(rt_json_get_raw(line, "args", args, sizeof args), "no args: %s", line);
         char want[32];
@@ -125,7 +125,7 @@ static void polling_only(void) {
     for (int i = 1; i <= 300; i++) {
         char args[32];
         snprintf(args, sizeof args, "[%d]", i);
-        CHECK(realtime_emit(c, "seq", args) == REALTIME_STATUS_OK, "emit %d: %s", i, realtime_last_error());
+        CHECK(realtime_emit(c, "order", args) == REALTIME_STATUS_OK, "emit %d: %s", i, realtime_last_error());
     }
     expect_server_sequence(srv, 300);
 
@@ -178,7 +178,7 @@ static void upgrade(void) {
     for (int i = 1; i <= 400; i++) {
         char args[32];
         snprintf(args, sizeof args, "[%d]", i);
-        CHECK(realtime_emit(c, "seq", args) == REALTIME_STATUS_OK, "emit %d: %s", i, realtime_last_error());
+        CHECK(realtime_emit(c, "order", args) == REALTIME_STATUS_OK, "emit %d: %s", i, realtime_last_error());
     }
     CHECK(rt_server_wait_event_where(srv, "connection", "nsp", "/", 10000, line, sizeof line), "no connection");
     CHECK(rt_json_get_string(line, "transport", transport, sizeof transport), "no transport");
