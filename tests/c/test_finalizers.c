@@ -100,10 +100,16 @@ static void check_once(box *b) {
           atomic_load(&b->called_after_final));
 }
 
+/* The logs of the clients connect_client made, freed at the end (after their clients). */
+static rt_log *client_logs[2];
+static int client_log_count;
+
 static realtime_client *connect_client(rt_server *srv, const char *url, char *cid, size_t len) {
     realtime_client *c = realtime_new(url, OPTS);
     CHECK(c != NULL, "realtime_new: %s", realtime_last_error());
     rt_log *log = rt_log_new();
+    CHECK(client_log_count < 2, "too many clients");
+    client_logs[client_log_count++] = log;
     rt_log_attach(log, c);
     CHECK(rt_server_wait_connection(srv, "/", 5000, cid, len), "no connection");
     CHECK(rt_log_wait(log, "connect", 5000, NULL), "no on_connect");
@@ -199,6 +205,7 @@ int main(void) {
     rt_sleep_ms(100); /* proving that nothing is finalized twice */
     for (int i = 0; i < 3; i++) check_once(free_boxes[i]);
 
+    for (int i = 0; i < client_log_count; i++) rt_log_free(client_logs[i]);
     rt_server_free(srv);
     rt_test_pass();
     return 0;
