@@ -121,7 +121,7 @@ fn channel_of(payload: &str) -> Option<Option<String>> {
 
 /// The first argument of an event, as text.
 fn first_arg(event: &IncomingEvent) -> Option<&str> {
-    json::split_first_element(&event.args).map(|(first, _)| first)
+    json::split_first_element(event.args()).map(|(first, _)| first)
 }
 
 /// Reads a member envelope from a `channel:*` event's first argument; `None` when it has another shape.
@@ -153,11 +153,11 @@ pub fn message_parts(event: &IncomingEvent) -> Option<(Option<String>, String)> 
 
 /// A user event's `(eventName, session, user)`: the event name and the session and user JSON texts.
 pub fn user_event_parts(event: &IncomingEvent) -> (String, String, String) {
-    let args = json::array_elements(&event.args).unwrap_or_default();
+    let args = json::array_elements(event.args()).unwrap_or_default();
     let text = |i: usize| args.get(i).map_or_else(|| "null".to_owned(), |t| (*t).to_owned());
     match args.first().filter(|first| first.starts_with('"')).and_then(|first| json::decode_string(first)) {
         Some(name) if args.len() >= 2 => (name, text(1), text(2)),
-        _ => (event.name.clone(), text(0), text(1)),
+        _ => (event.name().to_owned(), text(0), text(1)),
     }
 }
 
@@ -242,7 +242,7 @@ mod tests {
     use super::*;
 
     fn event(name: &str, args: Value) -> IncomingEvent {
-        IncomingEvent { name: name.into(), args: args.to_string(), attachments: vec![], ack: None }
+        IncomingEvent::new(name.into(), args.to_string(), vec![], None)
     }
 
     #[test]
@@ -281,12 +281,12 @@ mod tests {
         assert_eq!(text, r#"{"id":"m-17","data":{"k":[1,2]},"text":"hi"}"#);
         let (channel, text) = message_parts(&event("chat", json!([{"channel":null,"message":[1]}]))).unwrap();
         assert_eq!((channel, text.as_str()), (None, "[1]"));
-        let raw = IncomingEvent {
-            name: "chat".into(),
-            args: r#"[{"channel":"r","message":{"s":"\ud83d","n":1e+21}}]"#.into(),
-            attachments: vec![],
-            ack: None,
-        };
+        let raw = IncomingEvent::new(
+            "chat".into(),
+            r#"[{"channel":"r","message":{"s":"\ud83d","n":1e+21}}]"#.into(),
+            vec![],
+            None,
+        );
         assert_eq!(message_parts(&raw).unwrap().1, r#"{"s":"\ud83d","n":1e+21}"#, "byte for byte");
     }
 

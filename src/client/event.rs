@@ -1,19 +1,86 @@
 //! What a socket tells the application, and the sink it tells it through.
 
+use crate::protocol::json;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// An event the server emitted to this socket.
+///
+/// Holds the packet's own text, rearranged in place (no copy): for `["ev",1,{"a":2}]` the comma
+/// after the name becomes `[`, so the arguments `[1,{"a":2}]` are a suffix of it and the name a
+/// range before them. Only a name with escapes (decoded into its own string) or a number name with
+/// no arguments costs an allocation of its own.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncomingEvent {
-    /// The event name, decoded (a lone surrogate escape in it becomes U+FFFD).
-    pub name: String,
-    /// The arguments after the name, as the JSON array text the server sent them (byte for byte:
-    /// escapes, numbers and key order as sent); binary arguments are `{"_placeholder":true,"num":i}`
-    /// objects referring to `attachments[i]`.
-    pub args: String,
+    text: String,
+    name: NameSpan,
+    /// Where the arguments start in `text` (they run to its end).
+    args_at: usize,
     pub attachments: Vec<Vec<u8>>,
     /// The handle to answer the server's ack request with (`Socket::answer_ack`), if it asked for one.
     pub ack: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum NameSpan {
+    In(usize, usize),
+    Owned(String),
+}
+
+impl IncomingEvent {
+    /// An event from its name and its arguments' JSON array text.
+    pub fn new(name: String, args: String, attachments: Vec<Vec<u8>>, ack: Option<u64>) -> Self {
+        Self { text: args, name: NameSpan::Owned(name), args_at: 0, attachments, ack }
+    }
+
+    /// From an EVENT's data, the JSON array text `[name, ...args]` (validated), rearranged in place.
+    /// `None` when the first element is not a valid event name.
+    pub fn from_packet_text(mut text: String, attachments: Vec<Vec<u8>>, ack: Option<u64>) -> Option<Self> {
+        let (first, rest) = json::split_first_element(&text)?;
+        let base = text.as_ptr() as usize;
+        let first_at = first.as_ptr() as usize - base;
+        let first_end = first_at + first.len();
+        let rest_at = rest.as_ptr() as usize - base;
+        let name = match json::decode_string_cow(first) {
+            Some(Cow::Borrowed(inner)) => {
+                let at = inner.as_ptr() as usize - base;
+                NameSpan::In(at, at + inner.len())
+            }
+            Some(Cow::Owned(decoded)) => NameSpan::Owned(decoded),
+            None if first.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => NameSpan::In(first_at, first_end),
+            None => return None,
+        };
+        let args_at = if rest.starts_with(',') {
+            // `,` → `[`: the arguments are the rest of the text.
+            text.replace_range(rest_at..rest_at + 1, "[");
+            rest_at
+        } else if first.starts_with('"') {
+            // No arguments: `"]` after the name becomes `[]` (the name is inside the quotes).
+            text.truncate(first_end - 1);
+            text.push_str("[]");
+            first_end - 1
+        } else {
+            // A number name and no arguments.
+            let name = text[first_at..first_end].to_owned();
+            return Some(Self::new(name, "[]".to_owned(), attachments, ack));
+        };
+        Some(Self { text, name, args_at, attachments, ack })
+    }
+
+    /// The event name, decoded (a lone surrogate escape in it becomes U+FFFD).
+    pub fn name(&self) -> &str {
+        match &self.name {
+            NameSpan::In(start, end) => &self.text[*start..*end],
+            NameSpan::Owned(name) => name,
+        }
+    }
+
+    /// The arguments after the name, as the JSON array text the server sent them (byte for byte:
+    /// escapes, numbers and key order as sent); binary arguments are `{"_placeholder":true,"num":i}`
+    /// objects referring to `attachments[i]`.
+    pub fn args(&self) -> &str {
+        &self.text[self.args_at..]
+    }
 }
 
 /// The result of an emit that asked for an ack.
@@ -73,7 +140,7 @@ impl Event {
     pub fn flow_cost(&self) -> Option<usize> {
         match self {
             Event::Message(event) => {
-                Some(event.name.len() + event.args.len() + event.attachments.iter().map(Vec::len).sum::<usize>())
+                Some(event.name().len() + event.args().len() + event.attachments.iter().map(Vec::len).sum::<usize>())
             }
             Event::AckResult { outcome: AckOutcome::Answered { args, attachments }, .. } => {
                 Some(args.len() + attachments.iter().map(Vec::len).sum::<usize>())

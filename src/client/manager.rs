@@ -114,8 +114,11 @@ enum Step {
 pub struct ManagerTask {
     target: Arc<EngineTarget>,
     policy: ReconnectPolicy,
-    commands: mpsc::UnboundedReceiver<Command>,
-    slots: BTreeMap<u64, SocketSlot>,
+    /// Boxed: the channel allocates its slots in blocks of 32, so a small element keeps an idle
+    /// client's block at 256 bytes instead of 4.6 KiB.
+    commands: mpsc::UnboundedReceiver<Box<Command>>,
+    /// Boxed: a B-tree leaf holds 11 values, 5.7 KiB of inline slots for the usual single namespace.
+    slots: BTreeMap<u64, Box<SocketSlot>>,
     phase: Phase,
     backoff: ReconnectBackoff,
     reconnecting: bool,
@@ -139,7 +142,7 @@ impl ManagerTask {
     pub fn new(
         target: EngineTarget,
         policy: ReconnectPolicy,
-        commands: mpsc::UnboundedReceiver<Command>,
+        commands: mpsc::UnboundedReceiver<Box<Command>>,
         gates: ConnectionGates,
     ) -> Self {
         let backoff = ReconnectBackoff::new(
@@ -173,7 +176,7 @@ impl ManagerTask {
         let next = self
             .slots
             .values()
-            .filter_map(SocketSlot::next_deadline)
+            .filter_map(|slot| slot.next_deadline())
             .chain(auth_deadline)
             .chain(tombstone_deadline)
             .min();
@@ -197,21 +200,21 @@ impl ManagerTask {
             let incoming = &mut self.incoming;
             let step = match &mut self.phase {
                 Phase::Idle => tokio::select! {
-                    command = commands.recv() => command.map_or(Step::Shutdown, Step::Command),
+                    command = commands.recv() => command.map_or(Step::Shutdown, |command| Step::Command(*command)),
                     _ = ack_timer, if armed => Step::AckTimers,
                 },
                 Phase::Connecting(attempt) => tokio::select! {
-                    command = commands.recv() => command.map_or(Step::Shutdown, Step::Command),
+                    command = commands.recv() => command.map_or(Step::Shutdown, |command| Step::Command(*command)),
                     result = attempt => Step::Opened(result),
                     _ = ack_timer, if armed => Step::AckTimers,
                 },
                 Phase::Open(connection) => tokio::select! {
-                    command = commands.recv() => command.map_or(Step::Shutdown, Step::Command),
+                    command = commands.recv() => command.map_or(Step::Shutdown, |command| Step::Command(*command)),
                     result = connection.next_batch(incoming) => Step::Engine(result),
                     _ = ack_timer, if armed => Step::AckTimers,
                 },
                 Phase::Waiting(deadline) => tokio::select! {
-                    command = commands.recv() => command.map_or(Step::Shutdown, Step::Command),
+                    command = commands.recv() => command.map_or(Step::Shutdown, |command| Step::Command(*command)),
                     _ = tokio::time::sleep_until(*deadline) => Step::RetryNow,
                     _ = ack_timer, if armed => Step::AckTimers,
                 },
@@ -258,7 +261,7 @@ impl ManagerTask {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Attach { key, config, shared } => {
-                self.slots.insert(key, SocketSlot::new(config, shared, Arc::clone(&self.gates.receive)));
+                self.slots.insert(key, Box::new(SocketSlot::new(config, shared, Arc::clone(&self.gates.receive))));
             }
             Command::Open { key, generation } => {
                 // Older than what the task applied (the server ended the socket since): superseded.
@@ -592,7 +595,7 @@ impl ManagerTask {
             Phase::Open(connection) => connection.handshake.max_payload,
             _ => return,
         };
-        if self.tombstones.contains_key(&packet.nsp) {
+        if self.tombstones.contains_key(packet.nsp.as_ref()) {
             self.on_tombstone_packet(packet);
             return;
         }
@@ -660,7 +663,7 @@ impl ManagerTask {
     /// re-created socket of the namespace connect. Anything else is the old socket's and is dropped
     /// (the re-created one has sent nothing yet).
     fn on_tombstone_packet(&mut self, packet: Packet) {
-        if self.tombstones.get(&packet.nsp).is_some_and(Option::is_some) {
+        if self.tombstones.get(packet.nsp.as_ref()).is_some_and(Option::is_some) {
             return;
         }
         match packet.kind {
@@ -668,10 +671,10 @@ impl ManagerTask {
                 if let Some(connection) = connection_of(&self.phase) {
                     connection.send_packet(Packet::disconnect(&packet.nsp), false);
                 }
-                self.tombstones.insert(packet.nsp, Some(Instant::now() + TOMBSTONE_SETTLE));
+                self.tombstones.insert(packet.nsp.into_owned(), Some(Instant::now() + TOMBSTONE_SETTLE));
             }
             PacketType::ConnectError => {
-                self.tombstones.remove(&packet.nsp);
+                self.tombstones.remove(packet.nsp.as_ref());
                 self.connect_waiting(&packet.nsp);
             }
             _ => {}

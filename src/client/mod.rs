@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 
 /// A handle on one manager task. The task ends when the last handle is dropped.
 struct ManagerHandle {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::UnboundedSender<Box<Command>>,
     next_key: AtomicU64,
     /// Namespaces attached to this connection (one socket each).
     namespaces: Mutex<HashSet<String>>,
@@ -111,7 +111,7 @@ impl ManagerHandle {
     }
 
     fn send(&self, command: Command) -> Result<()> {
-        self.commands.send(command).map_err(|_| Error::Internal("the connection task has stopped".to_owned()))
+        self.commands.send(Box::new(command)).map_err(|_| Error::Internal("the connection task has stopped".to_owned()))
     }
 }
 

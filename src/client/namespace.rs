@@ -425,10 +425,11 @@ impl SocketSlot {
 
     pub fn on_event(&mut self, packet: Packet) {
         let server_ack = packet.id;
-        let Some((name, args)) = packet.event_name_and_args() else {
+        let Some(event) =
+            packet.data.and_then(|text| IncomingEvent::from_packet_text(text, packet.attachments, server_ack))
+        else {
             return;
         };
-        let event = IncomingEvent { name, args, attachments: packet.attachments, ack: server_ack };
         if self.connected {
             self.deliver_event(event);
         } else if self.connect_sent && self.pid.is_some() {
@@ -441,7 +442,7 @@ impl SocketSlot {
 
     fn deliver_event(&mut self, event: IncomingEvent) {
         if self.pid.is_some() {
-            let last = json::array_elements(&event.args).and_then(|items| items.last().copied());
+            let last = json::array_elements(event.args()).and_then(|items| items.last().copied());
             if let Some(offset) = last.filter(|l| l.starts_with('"')).and_then(json::decode_string) {
                 self.last_offset = Some(offset);
             }

@@ -61,7 +61,7 @@ impl EventKind {
             | (Self::Reconnect, Event::Reconnect(_))
             | (Self::ReconnectFailed, Event::ReconnectFailed)
             | (Self::Any, Event::Message(_)) => true,
-            (Self::Named(name), Event::Message(message)) => *name == message.name,
+            (Self::Named(name), Event::Message(message)) => *name == message.name(),
             _ => false,
         }
     }

@@ -126,7 +126,7 @@ fn call_message_binary_fn(cb: ChannelMessageFn, user_data: *mut c_void, event: &
     let Some((channel, text)) = message_parts(message) else {
         return;
     };
-    let name = to_cstring(&message.name);
+    let name = to_cstring(message.name());
     let channel = channel.as_deref().map(to_cstring);
     let text = to_cstring(&text);
     let buffers = views(&message.attachments);
@@ -137,7 +137,7 @@ fn call_message_binary_fn(cb: ChannelMessageFn, user_data: *mut c_void, event: &
 /// Calls a realtime_user_event_fn for Agnost's user events (every other event is skipped).
 fn call_user_event_fn(cb: UserEventFn, user_data: *mut c_void, event: &Event) {
     let Event::Message(message) = event else { return };
-    if !USER_EVENTS.contains(&message.name.as_str()) {
+    if !USER_EVENTS.contains(&message.name()) {
         return;
     }
     let (name, session, user) = user_event_parts(message);

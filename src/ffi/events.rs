@@ -122,11 +122,11 @@ fn call_event_fn(cb: EventFn, user_data: *mut c_void, event: &Event) {
         let mut text = EVENT_TEXT.with(std::cell::Cell::take);
         text.clear();
         // A NUL inside the name (an escaped \u0000) ends the C string there, as to_cstring does.
-        let name = message.name.as_bytes();
+        let name = message.name().as_bytes();
         text.extend_from_slice(&name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())]);
         text.push(0);
         let args_at = text.len();
-        text.extend_from_slice(message.args.as_bytes());
+        text.extend_from_slice(message.args().as_bytes());
         text.push(0);
         let buffers = views(&message.attachments);
         let buffers_ptr = if buffers.is_empty() { std::ptr::null() } else { buffers.as_ptr() };

@@ -8,6 +8,7 @@
 //! changes numbers and escapes. Here nothing recurses (a byte stack holds the nesting) and nothing is
 //! rebuilt.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Why a text is not JSON: what was found, and the byte offset.
@@ -424,9 +425,14 @@ pub fn array_inner(text: &str) -> Option<&str> {
 /// Decodes a JSON string literal (quotes included). A lone surrogate escape becomes U+FFFD (Rust
 /// strings are UTF-8); every other escape decodes exactly. `None` when `span` is not a valid string.
 pub fn decode_string(span: &str) -> Option<String> {
+    decode_string_cow(span).map(Cow::into_owned)
+}
+
+/// [`decode_string`], borrowing the literal's inside when it has no escapes (no allocation).
+pub fn decode_string_cow(span: &str) -> Option<Cow<'_, str>> {
     let inner = span.strip_prefix('"')?.strip_suffix('"')?;
     if !inner.contains('\\') {
-        return Some(inner.to_owned());
+        return Some(Cow::Borrowed(inner));
     }
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars();
@@ -469,7 +475,7 @@ pub fn decode_string(span: &str) -> Option<String> {
             _ => return None,
         }
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u16> {

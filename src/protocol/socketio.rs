@@ -7,6 +7,7 @@
 use super::json;
 use super::ProtocolError;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// socket.io-parser ≥ 4.2.6 refuses packets with more attachments than this.
 pub const MAX_ATTACHMENTS: usize = 10;
@@ -71,15 +72,25 @@ impl PacketType {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packet {
     pub kind: PacketType,
-    pub nsp: String,
+    /// `"/"` (the main namespace, by far the most common) is borrowed, never allocated.
+    pub nsp: Cow<'static, str>,
     pub id: Option<u64>,
     pub data: Option<String>,
     pub attachments: Vec<Vec<u8>>,
 }
 
+/// A namespace as a packet holds it: the main one borrowed, any other owned.
+fn nsp_of(nsp: &str) -> Cow<'static, str> {
+    if nsp == "/" {
+        Cow::Borrowed("/")
+    } else {
+        Cow::Owned(nsp.to_owned())
+    }
+}
+
 impl Packet {
     pub fn new(kind: PacketType, nsp: &str, data: Option<String>) -> Self {
-        Self { kind, nsp: nsp.to_owned(), id: None, data, attachments: Vec::new() }
+        Self { kind, nsp: nsp_of(nsp), id: None, data, attachments: Vec::new() }
     }
 
     /// CONNECT for `nsp`, with an optional payload object (auth, recovery fields).
@@ -95,13 +106,13 @@ impl Packet {
     /// `[name, ...args]` (see [`event_items`]).
     pub fn event(nsp: &str, items: String, attachments: Vec<Vec<u8>>, id: Option<u64>) -> Self {
         let kind = if attachments.is_empty() { PacketType::Event } else { PacketType::BinaryEvent };
-        Self { kind, nsp: nsp.to_owned(), id, data: Some(items), attachments }
+        Self { kind, nsp: nsp_of(nsp), id, data: Some(items), attachments }
     }
 
     /// ACK (or BINARY_ACK when there are attachments); `args` is a JSON array text.
     pub fn ack(nsp: &str, id: u64, args: String, attachments: Vec<Vec<u8>>) -> Self {
         let kind = if attachments.is_empty() { PacketType::Ack } else { PacketType::BinaryAck };
-        Self { kind, nsp: nsp.to_owned(), id: Some(id), data: Some(args), attachments }
+        Self { kind, nsp: nsp_of(nsp), id: Some(id), data: Some(args), attachments }
     }
 
     /// The text part of the packet (without the Engine.IO `4`); the attachments follow as binary frames.
@@ -151,10 +162,10 @@ impl Packet {
             rest = &rest[dash + 1..];
         }
 
-        let mut nsp = "/".to_owned();
+        let mut nsp = Cow::Borrowed("/");
         if rest.starts_with('/') {
             let end = rest.find(',').unwrap_or(rest.len());
-            nsp = rest[..end].to_owned();
+            nsp = nsp_of(&rest[..end]);
             rest = rest.get(end + 1..).unwrap_or("");
         }
 
@@ -182,7 +193,7 @@ impl Packet {
     /// after it as the server's JSON array text (`["ev",1,{"a":2}]` → `[1,{"a":2}]`).
     pub fn event_name_and_args(&self) -> Option<(String, String)> {
         let (first, rest) = json::split_first_element(self.data.as_deref()?)?;
-        let name = event_name(first)?;
+        let name = event_name(first)?.into_owned();
         let args = match rest.strip_prefix(',') {
             Some(after) => {
                 let mut args = String::with_capacity(after.len() + 1);
@@ -197,10 +208,10 @@ impl Packet {
 }
 
 /// An event name from the first element of an EVENT: a string literal (decoded) or a number.
-fn event_name(first: &str) -> Option<String> {
+fn event_name(first: &str) -> Option<Cow<'_, str>> {
     match first.as_bytes().first()? {
-        b'"' => json::decode_string(first),
-        b'-' | b'0'..=b'9' => Some(first.to_owned()),
+        b'"' => json::decode_string_cow(first),
+        b'-' | b'0'..=b'9' => Some(Cow::Borrowed(first)),
         _ => None,
     }
 }
@@ -218,7 +229,7 @@ fn validate_payload(kind: PacketType, data: Option<&str>) -> Result<(), Protocol
         PacketType::Event | PacketType::BinaryEvent => match data.and_then(json::split_first_element) {
             Some((first, _)) => match event_name(first) {
                 Some(name) if first.starts_with('"') && is_reserved_event(&name) => {
-                    return Err(ProtocolError::ReservedEvent(name))
+                    return Err(ProtocolError::ReservedEvent(name.into_owned()))
                 }
                 Some(_) => true,
                 None => false,
@@ -334,11 +345,11 @@ mod tests {
     #[test]
     fn decodes_the_protocol_examples() {
         let p = decode(r#"0{"sid":"zX6Q"}"#);
-        assert_eq!((p.kind, p.nsp.as_str(), p.data.as_deref()), (PacketType::Connect, "/", Some(r#"{"sid":"zX6Q"}"#)));
+        assert_eq!((p.kind, p.nsp.as_ref(), p.data.as_deref()), (PacketType::Connect, "/", Some(r#"{"sid":"zX6Q"}"#)));
         let p = decode("0/admin");
-        assert_eq!((p.kind, p.nsp.as_str()), (PacketType::Connect, "/admin"));
+        assert_eq!((p.kind, p.nsp.as_ref()), (PacketType::Connect, "/admin"));
         let p = decode("1/admin,");
-        assert_eq!((p.kind, p.nsp.as_str(), p.data), (PacketType::Disconnect, "/admin", None));
+        assert_eq!((p.kind, p.nsp.as_ref(), p.data), (PacketType::Disconnect, "/admin", None));
         let p = decode(r#"4/secure,{"message":"not authorized","data":{"hint":"send token"}}"#);
         assert_eq!(p.kind, PacketType::ConnectError);
         assert_eq!(p.nsp, "/secure");
@@ -347,7 +358,7 @@ mod tests {
         let (name, args) = p.event_name_and_args().unwrap();
         assert_eq!((name.as_str(), args.as_str()), ("echo", r#"["x",null]"#));
         let p = decode(r#"3/admin,13["bar"]"#);
-        assert_eq!((p.kind, p.nsp.as_str(), p.id), (PacketType::Ack, "/admin", Some(13)));
+        assert_eq!((p.kind, p.nsp.as_ref(), p.id), (PacketType::Ack, "/admin", Some(13)));
         let p = decode("3/admin,13");
         assert_eq!((p.kind, p.id, p.data), (PacketType::Ack, Some(13), None));
         let p = decode(r#"2[42,"numeric name"]"#);
@@ -361,7 +372,7 @@ mod tests {
         let p = decode(r#"2["a",{"_placeholder":true,"num":0}]"#);
         assert_eq!(p.event_name_and_args().unwrap().1, r#"[{"_placeholder":true,"num":0}]"#, "plain data");
         let (p, n) = Packet::decode(r#"52-/admin,789["baz",{"_placeholder":true,"num":0}]"#).unwrap();
-        assert_eq!((p.kind, p.nsp.as_str(), p.id, n), (PacketType::BinaryEvent, "/admin", Some(789), 2));
+        assert_eq!((p.kind, p.nsp.as_ref(), p.id, n), (PacketType::BinaryEvent, "/admin", Some(789), 2));
     }
 
     #[test]
