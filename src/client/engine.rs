@@ -76,8 +76,12 @@ pub struct EngineConnection {
     writer: Arc<WriteQueue>,
     writer_failed: oneshot::Receiver<()>,
     /// On CLOCK_BOOTTIME (counts through device sleep); `heartbeat` is a tokio timer at the same
-    /// instant, reset per ping only (never per event), re-checked when the device resumes.
+    /// instant, reset per ping (and extended lazily from `last_frame_ms`, never re-armed per event),
+    /// re-checked when the device resumes.
     heartbeat_deadline_ms: u64,
+    /// When the last batch of frames arrived (BOOTTIME ms): any frame proves the peer alive, so the
+    /// deadline is extended lazily from it when the timer fires (no timer re-armed per frame).
+    last_frame_ms: u64,
     heartbeat: Pin<Box<tokio::time::Sleep>>,
     reassembler: BinaryReassembler,
     gate: Arc<ReceiveGate>,
@@ -134,6 +138,7 @@ impl EngineConnection {
             writer,
             writer_failed,
             heartbeat_deadline_ms: clock::now_ms().saturating_add(window),
+            last_frame_ms: 0,
             heartbeat: Box::pin(tokio::time::sleep(Duration::from_millis(window))),
             reassembler: BinaryReassembler::new(),
             gate: gates.receive,
@@ -213,6 +218,7 @@ impl EngineConnection {
                     None => break,
                 }
             }
+            self.last_frame_ms = clock::now_ms();
             if out.len() > start {
                 return Ok(());
             }
@@ -221,8 +227,13 @@ impl EngineConnection {
 
     /// The timer fired (or the device resumed): closed if the BOOTTIME deadline passed, else re-armed
     /// for what is left.
+    /// A peer whose pings are queued behind a flood of data is alive: the deadline counts from the
+    /// last frame as well as from the last ping (engine.io-client counts pings only, and drops a
+    /// connection that is busy delivering).
     fn check_heartbeat(&mut self) -> Result<(), &'static str> {
         let now = clock::now_ms();
+        let from_data = self.last_frame_ms.saturating_add(heartbeat_window_ms(&self.handshake));
+        self.heartbeat_deadline_ms = self.heartbeat_deadline_ms.max(from_data);
         if now >= self.heartbeat_deadline_ms {
             return Err("ping timeout");
         }
