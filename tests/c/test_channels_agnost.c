@@ -255,9 +255,14 @@ int main(void) {
     CHECK(rt_log_wait_nth(log, "news", 3, 5000, &r) && strcmp(r.data, "{\"self\":2}") == 0, "no echo of broadcast_ex");
     CHECK(realtime_send_ex(c, "room", "chat", "{}", (realtime_echo)7) == REALTIME_STATUS_INVALID_ARGUMENT, "echo 7 accepted");
     CHECK(realtime_join_ex(c, "side", REALTIME_ECHO_ON) == REALTIME_STATUS_OK, "join_ex");
-    CHECK(rt_log_wait_nth(log, "join", 1, 5000, &r), "no own channel:join with echo");
+    /* The peer's own join of "room" may reach node A through Redis after C joined (a loaded machine):
+     * that notification is the server's to send; the echo asked for here is the first join from C. */
+    int own = 0;
+    for (int nth = 1; !own && rt_log_wait_nth(log, "join", nth, 5000, &r); nth++)
+        own = strcmp(r.text, cid) == 0;
+    CHECK(own, "no own channel:join with echo");
     snprintf(want, sizeof want, "{\"channel\":\"side\",\"data\":{\"name\":\"cee\"}}");
-    CHECK(strcmp(r.text, cid) == 0 && rt_jeq(r.data, want), "own join %s %s", r.text, r.data);
+    CHECK(rt_jeq(r.data, want), "own join %s %s", r.text, r.data);
     CHECK(realtime_update_profile_ex(c, "{\"name\":\"cee2\"}", REALTIME_ECHO_ON) == REALTIME_STATUS_OK, "update_ex");
     /* channel:update for room and side, both echoed */
     CHECK(rt_log_wait_nth(log, "update", 2, 5000, &r), "no own channel:update with echo");
