@@ -52,7 +52,7 @@ CFLAGS_TEST := $(CWARN) -g -O1 -Iinclude -Itests/c -I$(GEN_DIR) -pthread
 LDLIBS_TEST := -lpthread -ldl -lm
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all build header header-check lint test cargo-test node-deps tls-certs c-tests c-tests-asan c-tests-valgrind soak soak-short \
+.PHONY: all build header header-check lint test cargo-test node-deps tls-certs c-tests c-tests-asan c-tests-valgrind c-tests-valgrind-short c-tests-tsan fuzz fuzz-short soak soak-short \
         c-tests-build c-tests-asan-build clean-tests redis-server swift-test kotlin-test demo bench install \
         cli cli-test install-test
 
@@ -79,6 +79,9 @@ test:
 	$(MAKE) --no-print-directory cargo-test
 	$(MAKE) --no-print-directory c-tests
 	$(MAKE) --no-print-directory c-tests-asan
+	$(MAKE) --no-print-directory c-tests-tsan
+	$(MAKE) --no-print-directory c-tests-valgrind-short
+	$(MAKE) --no-print-directory fuzz-short
 	$(MAKE) --no-print-directory soak-short
 	$(MAKE) --no-print-directory swift-test
 	$(MAKE) --no-print-directory kotlin-test
@@ -210,14 +213,15 @@ c-tests-asan-build: build
 	$(MAKE) --no-print-directory $(addprefix $(BUILD)/c-asan/,$(C_TESTS))
 
 # Run each program from the repo root; stop at the first failure.
-define run_c_tests
-	@for t in $(C_TESTS); do \
+run_c_tests = $(call run_c_tests_list,$(1),$(2),$(C_TESTS),$(3))
+define run_c_tests_list
+	@for t in $(3); do \
 	  echo "--- $(2)$$t"; \
-	  if ! $(3) ./$(1)/$$t; then \
+	  if ! $(4) ./$(1)/$$t; then \
 	    echo ""; echo "*** C test FAILED: $(2)$$t ($(1)/$$t, run from $(CURDIR))"; exit 1; \
 	  fi; \
 	done; \
-	echo "all $(words $(C_TESTS)) C tests passed$(if $(2), ($(2:-=)),)"
+	echo "all $(words $(3)) C tests passed$(if $(2), ($(2:-=)),)"
 endef
 
 c-tests: node-deps tls-certs redis-server c-tests-build
@@ -228,8 +232,32 @@ c-tests-asan: node-deps tls-certs redis-server c-tests-asan-build
 	$(call run_c_tests,$(BUILD)/c-asan,asan-,env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/c/lsan.supp:print_suppressions=0)
 
 # valgrind: slower; timing-sensitive assertions get more slack from the generous margins in the tests.
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite --trace-children=no --suppressions=$(CURDIR)/tests/c/valgrind.supp
 c-tests-valgrind: node-deps tls-certs redis-server c-tests-build
-	$(call run_c_tests,$(BUILD)/c,valgrind-,valgrind -q --error-exitcode=99 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite --trace-children=no --suppressions=$(CURDIR)/tests/c/valgrind.supp)
+	$(call run_c_tests,$(BUILD)/c,valgrind-,$(VALGRIND))
+
+# ThreadSanitizer (scripts/tsan.sh): the threading-heavy C programs against a library built by nightly
+# with -Zsanitizer=thread -Zbuild-std, linked with rustc's TSan runtime; any report fails. TSAN_TESTS=...
+# picks programs (default: the script's list). Suppressions: tests/c/tsan.supp (tokio's epoll hand-off).
+TSAN_TESTS ?=
+c-tests-tsan: node-deps tls-certs redis-server build $(STATUS_LIST)
+	scripts/tsan.sh $(TSAN_TESTS)
+
+# valgrind memcheck on a subset in make test (c-tests-valgrind runs them all).
+VALGRIND_SUBSET := test_connect test_events test_binary test_fidelity test_bad_input test_finalizers test_once_off \
+                   test_reentrancy test_acks test_hostile
+c-tests-valgrind-short: node-deps tls-certs redis-server c-tests-build
+	$(call run_c_tests_list,$(BUILD)/c,valgrind-,$(VALGRIND_SUBSET),$(VALGRIND))
+
+# Coverage-guided fuzzing (scripts/fuzz.sh, libFuzzer, nightly): fuzz-short runs each decoder for
+# FUZZ_SHORT seconds in make test; make fuzz runs each for FUZZ_SECONDS. A crash input is kept under
+# fuzz/regressions/<target>/ and replayed by cargo test from then on.
+FUZZ_SHORT   ?= 15
+FUZZ_SECONDS ?= 600
+fuzz-short:
+	scripts/fuzz.sh $(FUZZ_SHORT)
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # make c-test-connect: build + run tests/c/test_connect.c only (also c-test-asan-connect)
 # Fault soak (tests/c/soak_faults.c): seeded faults while clients emit; 0 acked messages lost.

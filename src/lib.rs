@@ -4,19 +4,17 @@
 //! Layers, each depending only on the ones below it:
 //! `ffi` → `dispatch` → `client` → `transport` → `protocol`.
 //!
-//! The C ABI is the product; the Rust surface of the rlib is only what tests, benches and fuzzers
-//! need: `ffi` (the exports themselves), `protocol` (pure codecs, for fuzzing and property tests) and,
-//! for now, `client` (its IO side ↔ dispatcher interface is still being wired; it becomes
-//! `pub(crate)` once nothing outside the crate names it). Everything else is internal, as in
-//! rustls-ffi.
+//! The C ABI is the product; the Rust surface of the rlib is only what the fuzzers need: `ffi` (the
+//! exports themselves) and `fuzzing` (entry points over the decoders). Everything else is
+//! `pub(crate)`, as in rustls-ffi.
 
-pub mod client;
+pub(crate) mod client;
 pub(crate) mod dispatch;
 mod error;
 pub mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod protocol;
+pub(crate) mod protocol;
 pub(crate) mod transport;
 
 pub use error::{Error, Result};

@@ -44,7 +44,8 @@ impl ReceiveGate {
         }
     }
 
-    /// IO side: one event of `bytes` bytes was handed to a consumer.
+    /// IO side: one event of `bytes` bytes was handed to a consumer (tests; the IO side charges batches).
+    #[cfg(test)]
     pub fn charge(&self, bytes: usize) {
         self.events.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
@@ -81,7 +82,8 @@ impl ReceiveGate {
         self.events.load(Ordering::Acquire) >= self.max_events || self.bytes.load(Ordering::Acquire) >= self.max_bytes
     }
 
-    /// Events and bytes waiting for callbacks now (for stats and tests).
+    /// Events and bytes waiting for callbacks now (tests; stats later).
+    #[cfg(test)]
     pub fn backlog(&self) -> (usize, usize) {
         (self.events.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed))
     }
@@ -143,6 +145,7 @@ impl SendGate {
         }
     }
 
+    #[cfg(test)]
     pub fn queued(&self) -> usize {
         self.queued.load(Ordering::Acquire)
     }

@@ -13,7 +13,7 @@ pub mod options;
 pub mod runtime;
 mod socket;
 
-pub use event::{AckCallback, AckOutcome, Event, EventSink, IncomingEvent};
+pub use event::{AckCallback, AckOutcome, Event, EventSink};
 pub use options::{ClientOptions, Endpoint};
 
 use crate::error::{Error, Result};

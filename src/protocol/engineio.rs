@@ -22,7 +22,6 @@ pub enum EnginePacket {
     Ping(String),
     Pong(String),
     Message(String),
-    BinaryMessage(Vec<u8>),
     Upgrade,
     Noop,
 }
@@ -55,7 +54,6 @@ impl EnginePacket {
             EnginePacket::Message(d) => format!("4{d}"),
             EnginePacket::Upgrade => "5".to_owned(),
             EnginePacket::Noop => "6".to_owned(),
-            EnginePacket::BinaryMessage(_) => return None,
         })
     }
 }
@@ -128,7 +126,6 @@ mod tests {
         assert_eq!(EnginePacket::decode_text("6").unwrap(), EnginePacket::Noop);
         assert_eq!(EnginePacket::Pong(String::new()).encode_text().unwrap(), "3");
         assert_eq!(EnginePacket::Message("0".into()).encode_text().unwrap(), "40");
-        assert_eq!(EnginePacket::BinaryMessage(vec![]).encode_text(), None);
     }
 
     #[test]
