@@ -91,6 +91,39 @@ typedef enum {
 } realtime_status;
 
 /**
+ * The level of a log record, most severe first; also the most verbose level a handler asks for.
+ * The values never change.
+ */
+typedef enum {
+  /**
+   * No records (as a minimum level: logging off).
+   */
+  REALTIME_LOG_LEVEL_OFF = 0,
+  /**
+   * The client cannot do what it was asked (a bound dropped data, a callback panicked).
+   */
+  REALTIME_LOG_LEVEL_ERROR = 1,
+  /**
+   * A connection attempt failed, TLS refused a certificate, an emit was refused by a bound, the
+   * client gave up reconnecting.
+   */
+  REALTIME_LOG_LEVEL_WARN = 2,
+  /**
+   * State changes: connecting (URL, attempt), connected (transport, heartbeat), disconnected
+   * (reason), reconnect scheduled (delay), namespaces connected or refused.
+   */
+  REALTIME_LOG_LEVEL_INFO = 3,
+  /**
+   * Handshake details, upgrades, backpressure pauses, volatile emits dropped.
+   */
+  REALTIME_LOG_LEVEL_DEBUG = 4,
+  /**
+   * Every packet in and out (type, namespace, size; never its arguments).
+   */
+  REALTIME_LOG_LEVEL_TRACE = 5,
+} realtime_log_level;
+
+/**
  * The per-call echo override of the `_ex` functions (Agnost's `echo` on join, leave, update, send
  * and broadcast): whether the sender itself gets the event. The values never change.
  */
@@ -212,6 +245,17 @@ typedef void (*realtime_user_event_fn)(void *user_data,
  * callback or later from any thread.
  */
 typedef void (*realtime_auth_fn)(void *user_data, uint64_t request_id);
+
+/**
+ * Receives one log record: `target` names the part of the library (`realtime::client::manager`, …),
+ * `message` is one line of text without a trailing newline, secrets already redacted. Both are
+ * borrowed for the call. Runs on the thread that made the record (an IO thread, a callback thread or
+ * the thread of a realtime_* call): return quickly and do not block.
+ */
+typedef void (*realtime_log_fn)(void *user_data,
+                                realtime_log_level level,
+                                const char *target,
+                                const char *message);
 
 #ifdef __cplusplus
 extern "C" {
@@ -845,6 +889,25 @@ const char *realtime_transport_name(const realtime_client *client);
  * Thread: any.
  */
 const char *realtime_status_str(realtime_status status);
+
+/**
+ * Sends the library's log records of `min_level` and more severe to `cb(user_data, …)`, for the
+ * whole process (every client). Off by default. `cb` NULL or `min_level` REALTIME_LOG_LEVEL_OFF
+ * turns logging off; a second call replaces the handler.
+ *
+ * Records never carry a secret: auth payloads and header values are never logged, and every record's
+ * text is redacted (URL user-info, query values and JSON members named like secrets — token, key,
+ * secret, password, auth, session, sig, … —, Authorization / Proxy-Authorization / Cookie values,
+ * Bearer and Basic credentials become `[redacted]`).
+ *
+ * When it returns, no call of the previous handler is running or will start (except the caller's
+ * own, when it is called from inside that handler): the previous `user_data` may be freed. A handler
+ * may call any function of this library; records made inside it on its thread are dropped (no
+ * recursion). Returns REALTIME_STATUS_INVALID_ARGUMENT for a level outside 0..5. Thread: any.
+ */
+realtime_status realtime_set_log_handler(realtime_log_level min_level,
+                                         realtime_log_fn cb,
+                                         void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

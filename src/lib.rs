@@ -10,6 +10,7 @@
 
 pub(crate) mod client;
 pub(crate) mod dispatch;
+mod logging;
 mod error;
 pub mod ffi;
 #[doc(hidden)]

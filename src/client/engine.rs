@@ -180,12 +180,14 @@ impl EngineConnection {
             // pause is ours, so the heartbeat deadline restarts when reading does (what the server
             // thinks of our silence is its own timeout).
             if self.gate.is_full() {
+                log::debug!("reading paused: the callbacks are behind (maxQueuedEvents / maxQueuedBytes reached)");
                 let gate = Arc::clone(&self.gate);
                 tokio::select! {
                     _ = gate.wait_open() => {}
                     _ = &mut self.writer_failed => return Err("transport error"),
                 }
                 self.rearm_heartbeat();
+                log::debug!("reading resumed");
             }
             let frame = tokio::select! {
                 frame = self.reader.next() => frame,

@@ -370,6 +370,7 @@ impl ManagerTask {
 
     fn start_open(&mut self) {
         self.skip_reconnect = false;
+        log::info!("connecting to {}", self.target.url);
         self.phase = Phase::Connecting(self.open_attempt());
     }
 
@@ -386,6 +387,14 @@ impl ManagerTask {
     }
 
     fn on_open(&mut self, connection: EngineConnection) {
+        log::info!(
+            "connected to {} over {} (pingInterval {} ms, pingTimeout {} ms, maxPayload {} bytes)",
+            self.target.url,
+            self.target.state.active().map_or("no transport", |kind| kind.name()),
+            connection.handshake.ping_interval_ms,
+            connection.handshake.ping_timeout_ms,
+            connection.handshake.max_payload
+        );
         self.tombstones.clear();
         self.phase = Phase::Open(Box::new(connection));
         let keys: Vec<u64> = self.slots.iter().filter(|(_, s)| s.active).map(|(k, _)| *k).collect();
@@ -506,6 +515,7 @@ impl ManagerTask {
     }
 
     fn on_open_failed(&mut self, failure: OpenFailure) {
+        log::warn!("connection attempt to {} failed: {}", self.target.url, failure.message);
         self.phase = Phase::Idle;
         self.publish_to_active(|| Event::Error { message: failure.message.clone(), data: failure.data.clone() });
         self.reconnecting = false;
@@ -522,12 +532,14 @@ impl ManagerTask {
         }
         let limit = self.policy.attempts.unwrap_or(u32::MAX);
         if self.backoff.attempts() >= limit {
+            log::warn!("giving up: {} reconnection attempts failed (reconnectionAttempts)", self.backoff.attempts());
             self.backoff.reset();
             self.phase = Phase::Idle;
             self.publish_to_active(|| Event::ReconnectFailed);
             return;
         }
         let delay = self.backoff.next_delay(rand::random::<f64>());
+        log::info!("reconnect attempt {} in {} ms", self.backoff.attempts(), delay.as_millis());
         self.reconnecting = true;
         self.phase = Phase::Waiting(Instant::now() + delay);
     }
@@ -550,6 +562,7 @@ impl ManagerTask {
             // handshake never answered) until its timeout: replace it by a fresh one now. Still one
             // attempt at a time, and the same attempt number.
             Phase::Connecting(_) => {
+                log::info!("reconnect_now: the attempt under way is replaced by a fresh one");
                 self.phase = Phase::Connecting(self.open_attempt());
             }
             Phase::Waiting(_) => {}
@@ -561,11 +574,13 @@ impl ManagerTask {
 
     fn on_retry(&mut self) {
         let attempt = self.backoff.attempts();
+        log::info!("connecting to {} (reconnect attempt {attempt})", self.target.url);
         self.publish_to_active(|| Event::ReconnectAttempt(attempt));
         self.phase = Phase::Connecting(self.open_attempt());
     }
 
     fn on_close(&mut self, reason: &'static str) {
+        log::info!("disconnected from {}: {reason}", self.target.url);
         // What the writer never took goes back to each socket's offline buffer, in order, before
         // the acks of what was sent fail.
         let mut unsent = match &self.phase {
@@ -591,6 +606,13 @@ impl ManagerTask {
     }
 
     fn on_packet(&mut self, packet: Packet) {
+        log::trace!(
+            "received {:?} for namespace {} ({} bytes, {} attachments)",
+            packet.kind,
+            packet.nsp,
+            packet.data.as_ref().map_or(0, String::len),
+            packet.attachments.len()
+        );
         let max_payload = match &self.phase {
             Phase::Open(connection) => connection.handshake.max_payload,
             _ => return,
@@ -626,6 +648,7 @@ impl ManagerTask {
                 if slot.active {
                     let data = packet.data.as_deref().and_then(|text| serde_json::from_str(text).ok());
                     let (message, data) = connect_error_parts(data);
+                    log::warn!("namespace {} refused by the server: {message}", slot.config.nsp);
                     slot.ended_by_server(Some(Event::Error { message, data }));
                 } else {
                     slot.on_disconnected();
@@ -633,6 +656,7 @@ impl ManagerTask {
                 self.close_engine_if_unused();
             }
             PacketType::Disconnect => {
+                log::info!("namespace {} disconnected by the server (io server disconnect)", slot.config.nsp);
                 let event = slot.connected.then(|| Event::Disconnect { reason: "io server disconnect".to_owned() });
                 slot.ended_by_server(event);
                 self.close_engine_if_unused();

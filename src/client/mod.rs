@@ -271,7 +271,10 @@ impl Socket {
         }
         self.check_payload(&request.args, request.name.len() + 8, &request.attachments)?;
         let (counted, reserved) = match self.shared.admit_emit(request.volatile) {
-            Ok(Admission::Drop) => return Ok(()),
+            Ok(Admission::Drop) => {
+                log::debug!("volatile emit {:?} dropped: not connected", request.name);
+                return Ok(());
+            }
             Ok(Admission::Send) => {
                 let cost = 16 + request.name.len() + request.args.len();
                 let cost = cost + request.attachments.iter().map(Vec::len).sum::<usize>();
@@ -279,12 +282,18 @@ impl Socket {
                 match gate.try_reserve(cost) {
                     Ok(()) => (false, cost),
                     // socket.io-client drops a volatile emit the transport cannot take now.
-                    Err(_) if request.volatile => return Ok(()),
+                    Err(_) if request.volatile => {
+                        log::debug!("volatile emit {:?} dropped: the send queue is full", request.name);
+                        return Ok(());
+                    }
                     Err(queued) => return Err(Error::WouldBlock { queued, max: gate.max() }),
                 }
             }
             Ok(Admission::Counted) => (true, 0),
-            Err(buffered) => return Err(Error::BufferFull(buffered)),
+            Err(buffered) => {
+                log::warn!("emit {:?} refused: {buffered} emits wait offline (maxBufferedEmits)", request.name);
+                return Err(Error::BufferFull(buffered));
+            }
         };
         let emit = EmitCommand { request, counted, reserved };
         let sent = self.manager.send(Command::Emit { key: self.key, emit });

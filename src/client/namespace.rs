@@ -420,6 +420,7 @@ impl SocketSlot {
             self.shared.adjust_buffered(0, flushed);
         }
         self.drain_queue(connection, true);
+        log::info!("namespace {} connected", self.config.nsp);
         self.publish(|_| Some(Event::Connect));
     }
 

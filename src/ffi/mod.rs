@@ -18,12 +18,14 @@ mod delivery;
 mod auth;
 mod transport;
 mod status;
+mod logging;
 
 pub use auth::*;
 pub use channels::*;
 pub use client::*;
 pub use delivery::*;
 pub use events::*;
+pub use logging::*;
 pub use status::*;
 pub use transport::*;
 

@@ -252,6 +252,7 @@ impl TransportState {
     /// A polling session moved to WebSocket (only if it is still the open one).
     fn upgraded(&self) {
         use std::sync::atomic::Ordering;
+        log::info!("upgraded from polling to websocket");
         let _ = self.active.compare_exchange(ACTIVE_POLLING, ACTIVE_WEBSOCKET, Ordering::AcqRel, Ordering::Acquire);
         self.websocket_worked.store(true, Ordering::Release);
     }
