@@ -1,4 +1,4 @@
-// swift-tools-version:5.9
+// swift-tools-version:6.0
 // Swift wrapper of librealtime (a Socket.IO v5 client core behind a C ABI).
 //
 // The C module `CRealtime` is a module map over the repository's include/realtime.h; `Realtime` is the
@@ -30,5 +30,7 @@ let package = Package(
         .target(name: "Realtime", dependencies: ["CRealtime"], linkerSettings: linkerSettings),
         .executableTarget(name: "RealtimeDemo", dependencies: ["Realtime"], linkerSettings: linkerSettings),
         .testTarget(name: "RealtimeTests", dependencies: ["Realtime"], linkerSettings: linkerSettings),
-    ]
+    ],
+    // Swift 6 language mode: complete strict-concurrency checking (data races are errors).
+    swiftLanguageModes: [.v6]
 )

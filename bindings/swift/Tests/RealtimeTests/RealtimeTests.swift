@@ -97,7 +97,7 @@ final class RealtimeTests: XCTestCase {
         XCTAssertFalse(RealtimeClient.libraryVersion.isEmpty)
     }
 
-    static let queueKey = DispatchSpecificKey<String>()
+    nonisolated(unsafe) static let queueKey = DispatchSpecificKey<String>()
 
     func testDisconnectAndOpen() throws {
         let client = try connectedClient()
@@ -498,11 +498,11 @@ final class RealtimeTests: XCTestCase {
 
     /// Handlers (and what they capture) are released by off(), close() and deinit.
     func testHandlersAreReleased() throws {
-        final class Token {}
+        final class Token: Sendable {}
         /// A handler that is the only owner of a token; `token` tells whether it is still alive.
         final class Probe {
             weak var token: Token?
-            func handler() -> () -> Void {
+            func handler() -> @Sendable () -> Void {
                 let t = Token()
                 token = t
                 return { _ = t }
