@@ -36,17 +36,21 @@ final class ConnectionStateStore: @unchecked Sendable {
     /// Sets the state (nothing after `.closed`); `only` limits the change to the given current states.
     func set(_ new: ConnectionState, ifCurrent only: ((ConnectionState) -> Bool)? = nil) {
         lock.lock()
-        defer { lock.unlock() }
-        if current == .closed || current == new { return }
-        if let only, !only(current) { return }
+        if current == .closed || current == new || !(only?(current) ?? true) {
+            lock.unlock()
+            return
+        }
         current = new
         // Yielded under the lock: every subscriber sees the changes in order, after its replay.
         for c in subscribers.values { c.yield(new) }
+        var ended: [AsyncStream<ConnectionState>.Continuation] = []
         if new == .closed {
-            let ended = subscribers
+            ended = Array(subscribers.values)
             subscribers = [:]
-            for c in ended.values { c.finish() }
         }
+        lock.unlock()
+        // finish() runs onTermination (which takes the lock) synchronously: outside the lock.
+        for c in ended { c.finish() }
     }
 
     /// A stream that starts with the current state, then every change; it ends after `.closed`.

@@ -295,7 +295,8 @@ public final class RealtimeClient: @unchecked Sendable {
     }
 
     private func requireMainQueue() throws {
-        guard core.queue === DispatchQueue.main else {
+        // Not `===`: on Linux, DispatchQueue.main returns a new wrapper of the main queue on each access.
+        guard core.queue.label == DispatchQueue.main.label else {
             throw RealtimeError.status(.invalidArgument, message: "mainActor(_:) needs a client created with queue: .main")
         }
     }
