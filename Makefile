@@ -96,7 +96,7 @@ lint:
 
 # Swift: `swift` on PATH, or a cached Debian trixie root (created on first use, about a minute).
 swift-test: build node-deps
-	node tests/server/with-server.js -- scripts/swift-env.sh run bindings/swift swift test --disable-swift-testing
+	node tests/server/with-server.js -- scripts/swift-env.sh run bindings/swift swift test --disable-swift-testing -Xswiftc -warnings-as-errors
 
 # Kotlin/JVM: Maven builds the JNI bridge (bindings/kotlin/build-jni.sh) and runs JUnit 5.
 # Dependencies come from Maven Central into ~/.m2 on the first run.

@@ -17,7 +17,8 @@ public enum ConnectionState: Hashable, Sendable {
     case closed
 }
 
-/// The current state and its subscribers. Updated on the library's callback thread, in event order,
+/// The current state and its subscribers. Once tracked (from the first use of the state, see
+/// Core.ensureStateTracking), updated on the library's callback thread, in event order,
 /// before the app's handlers for that event are queued (so inside `onConnect`, the state is
 /// `.connected`), and by open() / disconnect() / close().
 final class ConnectionStateStore: @unchecked Sendable {
@@ -34,8 +35,9 @@ final class ConnectionStateStore: @unchecked Sendable {
     }
 
     /// Sets the state (nothing after `.closed`); `only` limits the change to the given current states.
-    func set(_ new: ConnectionState, ifCurrent only: ((ConnectionState) -> Bool)? = nil) {
+    func set(_ new: ConnectionState, fromEvent: Bool = false, ifCurrent only: ((ConnectionState) -> Bool)? = nil) {
         lock.lock()
+        if fromEvent { observedEvent = true }
         if current == .closed || current == new || !(only?(current) ?? true) {
             lock.unlock()
             return
@@ -51,6 +53,18 @@ final class ConnectionStateStore: @unchecked Sendable {
         lock.unlock()
         // finish() runs onTermination (which takes the lock) synchronously: outside the lock.
         for c in ended { c.finish() }
+    }
+
+    /// Whether an event from the library was recorded (then it, not `seed`, tells the state).
+    private var observedEvent = false
+
+    /// The state when tracking starts: connected or not, from realtime_is_connected(); when not,
+    /// what init / open() / disconnect() said (events before tracking are not known).
+    func seed(connected: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        if observedEvent || current == .closed { return }
+        if connected { current = .connected } else if current == .connected { current = .connecting }
     }
 
     /// A stream that starts with the current state, then every change; it ends after `.closed`.
@@ -83,13 +97,13 @@ final class StateBox: ListenerBox, @unchecked Sendable {
 }
 
 extension Core {
-    /// Registers the internal listeners that keep `connection` up to date.
+    /// Registers the internal listeners that keep `connection` up to date (`ops` held).
     func trackConnectionState() throws {
         let s = connection
-        try register(StateBox(s)) { realtime_on_connect($0, stateConnectTrampoline, $1) }
-        try register(StateBox(s)) { realtime_on_disconnect($0, stateDisconnectTrampoline, $1) }
-        try register(StateBox(s)) { realtime_on_error($0, stateErrorTrampoline, $1) }
-        try register(StateBox(s)) { realtime_on_reconnect_attempt($0, stateAttemptTrampoline, $1) }
+        try registerLocked(StateBox(s)) { realtime_on_connect($0, stateConnectTrampoline, $1) }
+        try registerLocked(StateBox(s)) { realtime_on_disconnect($0, stateDisconnectTrampoline, $1) }
+        try registerLocked(StateBox(s)) { realtime_on_error($0, stateErrorTrampoline, $1) }
+        try registerLocked(StateBox(s)) { realtime_on_reconnect_attempt($0, stateAttemptTrampoline, $1) }
     }
 }
 
@@ -98,19 +112,19 @@ private func stateStore(_ ud: UnsafeMutableRawPointer?) -> ConnectionStateStore 
 }
 
 let stateConnectTrampoline: @convention(c) (UnsafeMutableRawPointer?) -> Void = { ud in
-    stateStore(ud).set(.connected)
+    stateStore(ud).set(.connected, fromEvent: true)
 }
 
 let stateDisconnectTrampoline: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?) -> Void = { ud, reason in
-    stateStore(ud).set(.disconnected(reason: string(reason)))
+    stateStore(ud).set(.disconnected(reason: string(reason)), fromEvent: true)
 }
 
 let stateErrorTrampoline: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void = {
     ud, message, _ in
     // A failed attempt (or a refusal) while not connected.
-    stateStore(ud).set(.disconnected(reason: string(message)), ifCurrent: { $0 != .connected })
+    stateStore(ud).set(.disconnected(reason: string(message)), fromEvent: true, ifCurrent: { $0 != .connected })
 }
 
 let stateAttemptTrampoline: @convention(c) (UnsafeMutableRawPointer?, UInt32) -> Void = { ud, _ in
-    stateStore(ud).set(.connecting)
+    stateStore(ud).set(.connecting, fromEvent: true)
 }

@@ -157,12 +157,26 @@ final class Core: @unchecked Sendable {
             throw RealtimeError.last(RealtimeStatus(realtime_last_error_status()))
         }
         handle = h
+    }
+
+    /// Whether the internal state listeners are registered (guarded by `ops`).
+    private var trackingState = false
+
+    /// Registers the internal listeners behind `connection` on first use, then seeds it from the
+    /// library. Lazily, because a listener present from the start would let the first events pass
+    /// before the app registered its own handlers (the library holds an event right after
+    /// realtime_new() only while it has no listener at all).
+    func ensureStateTracking() {
+        ops.lock()
+        defer { ops.unlock() }
+        guard !trackingState, let h = try? current() else { return }
         do {
             try trackConnectionState()
         } catch {
-            close()
-            throw error
+            return  // not expected; the state then follows open()/disconnect()/close() only
         }
+        trackingState = true
+        connection.seed(connected: realtime_is_connected(h))
     }
 
     var isClosed: Bool {
@@ -208,6 +222,13 @@ final class Core: @unchecked Sendable {
                   _ add: (OpaquePointer, UnsafeMutableRawPointer) -> UInt64) throws -> ListenerID {
         ops.lock()
         defer { ops.unlock() }
+        return try registerLocked(box, finalizer: finalizer, add)
+    }
+
+    /// `register` with `ops` held.
+    @discardableResult
+    func registerLocked(_ box: ListenerBox, finalizer: Finalizer = .attach,
+                        _ add: (OpaquePointer, UnsafeMutableRawPointer) -> UInt64) throws -> ListenerID {
         guard let h = try? current() else { throw RealtimeError.closed }
         box.owner = self
         let retained = Unmanaged.passRetained(box as ListenerBox)  // the library's reference

@@ -140,12 +140,21 @@ public final class RealtimeClient: @unchecked Sendable {
     }
 
     /// The connection state now (`.closed` after `close()`).
-    public var connectionState: ConnectionState { core.connection.value }
+    ///
+    /// The state is tracked from its first use (this property or `connectionStates`): use it after
+    /// registering the handlers that must see the first connection (see the README).
+    public var connectionState: ConnectionState {
+        core.ensureStateTracking()
+        return core.connection.value
+    }
 
     /// The connection state as an async sequence: each access returns a new stream that yields the
     /// current state at once (a late subscriber sees where the client is), then every change, in order;
     /// it ends after `.closed`. Values are yielded on the library's thread, not on `queue`.
-    public var connectionStates: AsyncStream<ConnectionState> { core.connection.stream() }
+    public var connectionStates: AsyncStream<ConnectionState> {
+        core.ensureStateTracking()
+        return core.connection.stream()
+    }
 
     /// Tells the client that the network changed (e.g. Wi-Fi to cellular) or that the app returned to
     /// the foreground: the connection is dropped (onDisconnect gets "transport close") and made again at
