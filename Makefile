@@ -81,6 +81,7 @@ test:
 	$(MAKE) --no-print-directory c-tests-asan
 	$(MAKE) --no-print-directory soak-short
 	$(MAKE) --no-print-directory swift-test
+	$(MAKE) --no-print-directory swift-consumer-test
 	$(MAKE) --no-print-directory kotlin-test
 	$(MAKE) --no-print-directory cli-test
 	$(MAKE) --no-print-directory install-test
@@ -95,8 +96,23 @@ lint:
 # Wrappers: each suite runs against a test server that tests/server/with-server.js starts on a free port.
 
 # Swift: `swift` on PATH, or a cached Debian trixie root (created on first use, about a minute).
-swift-test: build node-deps
-	node tests/server/with-server.js -- scripts/swift-env.sh run bindings/swift swift test --disable-swift-testing -Xswiftc -warnings-as-errors
+# The package finds librealtime through pkg-config: swift-pc writes a realtime.pc for the build tree.
+# Swift 6 language mode (Package.swift); -warnings-as-errors keeps the sources at zero warnings.
+.PHONY: swift-pc swift-consumer-test
+SWIFT_PC_DIR := $(CURDIR)/target/release/pkgconfig
+SWIFT_ENV := PKG_CONFIG_PATH=$(SWIFT_PC_DIR) LD_LIBRARY_PATH=$(CURDIR)/target/release REALTIME_SWIFT_PASSENV=PKG_CONFIG_PATH
+swift-pc: build
+	mkdir -p $(SWIFT_PC_DIR)
+	sed -e 's|^libdir=.*|libdir=$(CURDIR)/target/release|' -e 's|^includedir=.*|includedir=$(CURDIR)/include|' \
+	  -e 's|@PREFIX@|$(CURDIR)|g' -e 's|@VERSION@|$(VERSION)|g' packaging/realtime.pc.in > $(SWIFT_PC_DIR)/realtime.pc
+
+swift-test: build node-deps swift-pc
+	$(SWIFT_ENV) node tests/server/with-server.js -- scripts/swift-env.sh run bindings/swift swift test --disable-swift-testing -Xswiftc -warnings-as-errors
+
+# A separate package (bindings/swift/Consumer) depending on bindings/swift, which has no unsafe flags.
+swift-consumer-test: build node-deps swift-pc
+	! grep -n unsafeFlags bindings/swift/Package.swift bindings/swift/Consumer/Package.swift
+	$(SWIFT_ENV) node tests/server/with-server.js -- scripts/swift-env.sh run bindings/swift/Consumer swift run -Xswiftc -warnings-as-errors realtime-consumer
 
 # Kotlin/JVM: Maven builds the JNI bridge (bindings/kotlin/build-jni.sh) and runs JUnit 5.
 # Dependencies come from Maven Central into ~/.m2 on the first run.
