@@ -113,6 +113,10 @@ swift-test: build node-deps swift-pc
 swift-consumer-test: build node-deps swift-pc
 	! grep -n unsafeFlags bindings/swift/Package.swift bindings/swift/Consumer/Package.swift
 	$(SWIFT_ENV) node tests/server/with-server.js -- scripts/swift-env.sh run bindings/swift/Consumer swift run -Xswiftc -warnings-as-errors realtime-consumer
+	@# A @MainActor class's state touched from a handler must be a compile error (handlers are @Sendable).
+	scripts/swift-env.sh run bindings/swift/Consumer sh -c '! swiftc -typecheck -swift-version 6 -I .build/debug/Modules \
+	  -Xcc -fmodule-map-file=../Sources/CRealtime/module.modulemap -Xcc -I../../../include Diagnostics/MainActorRace.swift \
+	  2>.build/main-actor-race.log && grep -q "main actor-isolated property .messages. can not be mutated from a Sendable closure" .build/main-actor-race.log'
 
 # Kotlin/JVM: Maven builds the JNI bridge (bindings/kotlin/build-jni.sh) and runs JUnit 5.
 # Dependencies come from Maven Central into ~/.m2 on the first run.

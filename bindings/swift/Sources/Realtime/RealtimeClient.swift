@@ -71,8 +71,9 @@ public enum LifecycleEvent: Hashable, Sendable {
 /// A Socket.IO client: one socket (the URL's namespace) and the connection it runs on, over librealtime.
 ///
 /// - Every method may be called from any thread.
-/// - Handlers run on the `queue` given to `init` (a private serial queue by default), one at a time, in
-///   event order. A handler removed with `off(_:)`, or any handler after `close()`, does not run any more
+/// - Handlers are `@Sendable` and run on the `queue` given to `init` (a private serial queue by
+///   default), one at a time, in event order; for `@MainActor` handlers, use `queue: .main` and
+///   `mainActor(_:)`. A handler removed with `off(_:)`, or any handler after `close()`, does not run any more
 ///   once that call returned (when called on `queue` itself, not even for events already queued).
 /// - Handlers are retained until `off(_:)` or `close()`: capture the client weakly in them
 ///   (`[weak client]`) or call `close()`, or the client and its handlers keep each other alive.
