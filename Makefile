@@ -84,6 +84,7 @@ test:
 	$(MAKE) --no-print-directory fuzz-short
 	$(MAKE) --no-print-directory soak-short
 	$(MAKE) --no-print-directory swift-test
+	$(MAKE) --no-print-directory swift-consumer-test
 	$(MAKE) --no-print-directory kotlin-test
 	$(MAKE) --no-print-directory cli-test
 	$(MAKE) --no-print-directory install-test
@@ -98,8 +99,27 @@ lint:
 # Wrappers: each suite runs against a test server that tests/server/with-server.js starts on a free port.
 
 # Swift: `swift` on PATH, or a cached Debian trixie root (created on first use, about a minute).
-swift-test: build node-deps
-	node tests/server/with-server.js -- scripts/swift-env.sh run bindings/swift swift test --disable-swift-testing
+# The package finds librealtime through pkg-config: swift-pc writes a realtime.pc for the build tree.
+# Swift 6 language mode (Package.swift); -warnings-as-errors keeps the sources at zero warnings.
+.PHONY: swift-pc swift-consumer-test
+SWIFT_PC_DIR := $(CURDIR)/target/release/pkgconfig
+SWIFT_ENV := PKG_CONFIG_PATH=$(SWIFT_PC_DIR) LD_LIBRARY_PATH=$(CURDIR)/target/release REALTIME_SWIFT_PASSENV=PKG_CONFIG_PATH
+swift-pc: build
+	mkdir -p $(SWIFT_PC_DIR)
+	sed -e 's|^libdir=.*|libdir=$(CURDIR)/target/release|' -e 's|^includedir=.*|includedir=$(CURDIR)/include|' \
+	  -e 's|@PREFIX@|$(CURDIR)|g' -e 's|@VERSION@|$(VERSION)|g' packaging/realtime.pc.in > $(SWIFT_PC_DIR)/realtime.pc
+
+swift-test: build node-deps swift-pc
+	$(SWIFT_ENV) node tests/server/with-server.js -- scripts/swift-env.sh run bindings/swift swift test --disable-swift-testing -Xswiftc -warnings-as-errors
+
+# A separate package (bindings/swift/Consumer) depending on bindings/swift, which has no unsafe flags.
+swift-consumer-test: build node-deps swift-pc
+	! grep -n unsafeFlags bindings/swift/Package.swift bindings/swift/Consumer/Package.swift
+	$(SWIFT_ENV) node tests/server/with-server.js -- scripts/swift-env.sh run bindings/swift/Consumer swift run -Xswiftc -warnings-as-errors realtime-consumer
+	@# A @MainActor class's state touched from a handler must be a compile error (handlers are @Sendable).
+	scripts/swift-env.sh run bindings/swift/Consumer sh -c '! swiftc -typecheck -swift-version 6 -I .build/debug/Modules \
+	  -Xcc -fmodule-map-file=../Sources/CRealtime/module.modulemap -Xcc -I../../../include Diagnostics/MainActorRace.swift \
+	  2>.build/main-actor-race.log && grep -q "main actor-isolated property .messages. can not be mutated from a Sendable closure" .build/main-actor-race.log'
 
 # Kotlin/JVM: Maven builds the JNI bridge (bindings/kotlin/build-jni.sh) and runs JUnit 5.
 # Dependencies come from Maven Central into ~/.m2 on the first run.

@@ -4,17 +4,21 @@ import Foundation
 // The native handle, the listener boxes handed to C as user_data, and the trampolines.
 //
 // Ownership rules:
-// - A listener box is retained (Unmanaged.passRetained) from its registration until realtime_off()
-//   or realtime_free() has returned for it; both are called outside the library's callbacks (user code
-//   never runs on a library thread: every trampoline only hops to the app's queue), so when they return
-//   no trampoline is using the box any more and it is released.
+// - A listener box is retained for the C side (Unmanaged.passRetained) at its registration, and that
+//   reference is released only by the library's finalizer callback (`listenerFinalizer`, attached with
+//   the `_with_free` registration functions or realtime_set_finalizer), which the library calls exactly
+//   once after the listener's last possible callback: after realtime_off() / realtime_free() and after
+//   a running call returned (also for a once-listener that is running when it is removed). So no
+//   trampoline can ever use a released box, whoever removes the listener and from whatever thread.
+//   The `listeners` table holds a second, Swift-side reference, used to deactivate the box at off() /
+//   close(); the finalizer drops that entry too (a once-listener that ran).
 // - A one-shot box (ack, members) is retained while registered in `pending`; whoever removes it from
 //   `pending` (the trampoline when the library answers, the failing call, or close() after
 //   realtime_free()) releases it. The library drops unanswered ack callbacks on realtime_free(), hence
 //   close() fails and releases what is left.
 // - `ops` serialises registration, off and close (the calls that change which boxes the library
-//   holds). Trampolines never take `ops`, so realtime_off()/realtime_free() waiting for a running
-//   callback cannot deadlock. `state` guards the fields and is never held across a call into C.
+//   holds). Trampolines and finalizers never take `ops`, so realtime_off()/realtime_free() waiting for a
+//   running callback cannot deadlock. `state` guards the fields and is never held across a call into C.
 // - Other calls use the handle without a lock: handles are keys into the library's table, so a call
 //   racing with realtime_free() gets REALTIME_STATUS_INVALID_HANDLE (reported as .closed), never a crash.
 
@@ -22,6 +26,11 @@ import Foundation
 class ListenerBox: @unchecked Sendable {
     private let lock = NSLock()
     private var active = true
+    /// Guarded by the owning core's `state` lock: the listener id once registered, and whether the
+    /// library's finalizer ran (possibly before the id was recorded, for a once-listener).
+    weak var owner: Core?
+    var listenerID: UInt64 = 0
+    var finalized = false
     var isActive: Bool {
         lock.lock(); defer { lock.unlock() }
         return active
@@ -33,10 +42,10 @@ class ListenerBox: @unchecked Sendable {
 
 /// A listener: the value built on the callback thread is handed to `handler` on `queue`, in order,
 /// unless the listener was removed (or the client closed) in the meantime.
-final class CallbackBox<T>: ListenerBox, @unchecked Sendable {
+final class CallbackBox<T: Sendable>: ListenerBox, @unchecked Sendable {
     let core: Core
-    let handler: (T) -> Void
-    init(core: Core, handler: @escaping (T) -> Void) {
+    let handler: @Sendable (T) -> Void
+    init(core: Core, handler: @escaping @Sendable (T) -> Void) {
         self.core = core
         self.handler = handler
     }
@@ -54,15 +63,15 @@ class PendingBox: @unchecked Sendable {
 
 /// A one-shot box completing a continuation exactly once (from the library, a failed call, a task
 /// cancellation or close()). The result may arrive before the continuation is set.
-final class OneShot<T>: PendingBox, @unchecked Sendable {
+final class OneShot<T: Sendable>: PendingBox, @unchecked Sendable {
     let core: Core
-    let decode: (_ error: String?, _ json: String?, _ buffers: [Data]) -> Result<T, Error>
+    let decode: @Sendable (_ error: String?, _ json: String?, _ buffers: [Data]) -> Result<T, Error>
     private let lock = NSLock()
     private var continuation: CheckedContinuation<T, Error>?
     private var result: Result<T, Error>?
     private var done = false
 
-    init(core: Core, decode: @escaping (String?, String?, [Data]) -> Result<T, Error>) {
+    init(core: Core, decode: @escaping @Sendable (String?, String?, [Data]) -> Result<T, Error>) {
         self.core = core
         self.decode = decode
     }
@@ -131,19 +140,43 @@ final class Core: @unchecked Sendable {
     private let ops = NSLock()
     private let state = NSLock()
     private var handle: OpaquePointer?
-    private var listeners: [UInt64: Unmanaged<ListenerBox>] = [:]
+    private var listeners: [UInt64: ListenerBox] = [:]
     private var pending: [UnsafeMutableRawPointer: Unmanaged<PendingBox>] = [:]
-    private var finishers: [Int: () -> Void] = [:]
+    private var finishers: [Int: @Sendable () -> Void] = [:]
     private var nextFinisher = 0
 
+    /// The connection state (kept up to date by internal listeners, see ConnectionState.swift).
+    let connection: ConnectionStateStore
+
     /// Takes ownership of the handle `create` returns; throws the library's error for NULL.
-    init(queue: DispatchQueue, create: () -> OpaquePointer?) throws {
+    init(queue: DispatchQueue, autoConnect: Bool, create: () -> OpaquePointer?) throws {
         self.queue = queue
+        connection = ConnectionStateStore(autoConnect ? .connecting : .disconnected(reason: nil))
         guard let h = create() else {
             // realtime_new/realtime_new_namespace return NULL; the status is this thread's last failure.
             throw RealtimeError.last(RealtimeStatus(realtime_last_error_status()))
         }
         handle = h
+    }
+
+    /// Whether the internal state listeners are registered (guarded by `ops`).
+    private var trackingState = false
+
+    /// Registers the internal listeners behind `connection` on first use, then seeds it from the
+    /// library. Lazily, because a listener present from the start would let the first events pass
+    /// before the app registered its own handlers (the library holds an event right after
+    /// realtime_new() only while it has no listener at all).
+    func ensureStateTracking() {
+        ops.lock()
+        defer { ops.unlock() }
+        guard !trackingState, let h = try? current() else { return }
+        do {
+            try trackConnectionState()
+        } catch {
+            return  // not expected; the state then follows open()/disconnect()/close() only
+        }
+        trackingState = true
+        connection.seed(connected: realtime_is_connected(h))
     }
 
     var isClosed: Bool {
@@ -173,25 +206,74 @@ final class Core: @unchecked Sendable {
 
     // MARK: listeners
 
-    func register(_ box: ListenerBox, _ add: (OpaquePointer, UnsafeMutableRawPointer) -> UInt64) throws -> ListenerID {
+    /// How `register`'s `add` hands the box's finalizer to the library.
+    enum Finalizer {
+        /// `add` used a `_with_free` function with `listenerFinalizer`.
+        case passed
+        /// `add` used a plain registration: attach it with realtime_set_finalizer() (persistent
+        /// listeners only; no off/free can come in between, as `ops` is held).
+        case attach
+    }
+
+    /// Registers a listener: `add(handle, user_data)` returns the library's id (0 on failure, with this
+    /// thread's last error telling why).
+    @discardableResult
+    func register(_ box: ListenerBox, finalizer: Finalizer = .attach,
+                  _ add: (OpaquePointer, UnsafeMutableRawPointer) -> UInt64) throws -> ListenerID {
         ops.lock()
-        guard let h = try? current() else {
-            ops.unlock()
-            throw RealtimeError.closed
-        }
-        let retained = Unmanaged.passRetained(box)
+        defer { ops.unlock() }
+        return try registerLocked(box, finalizer: finalizer, add)
+    }
+
+    /// `register` with `ops` held.
+    @discardableResult
+    func registerLocked(_ box: ListenerBox, finalizer: Finalizer = .attach,
+                        _ add: (OpaquePointer, UnsafeMutableRawPointer) -> UInt64) throws -> ListenerID {
+        guard let h = try? current() else { throw RealtimeError.closed }
+        box.owner = self
+        let retained = Unmanaged.passRetained(box as ListenerBox)  // the library's reference
         let id = add(h, retained.toOpaque())
         if id == 0 {
-            let error = RealtimeError.last(.invalidArgument)
-            ops.unlock()
+            // The finalizer is not called for a failed registration: the reference is ours again.
+            let status = RealtimeStatus(realtime_last_error_status())
+            let error = RealtimeError.last(status == .ok ? .internal : status)
             retained.release()
+            if status == .invalidHandle && isClosed { throw RealtimeError.closed }
             throw error
         }
+        if finalizer == .attach {
+            let status = RealtimeStatus(realtime_set_finalizer(h, id, listenerFinalizer))
+            if status != .ok {
+                // Not expected (the listener is persistent and nothing removed it): remove it, which
+                // waits for a running call (we are never inside a library callback), then release.
+                let error = RealtimeError.last(status)
+                box.deactivate()
+                _ = realtime_off(h, id)
+                retained.release()
+                throw error
+            }
+        }
         state.lock()
-        listeners[id] = retained
+        box.listenerID = id
+        if !box.finalized { listeners[id] = box }
         state.unlock()
-        ops.unlock()
         return ListenerID(rawValue: id)
+    }
+
+    /// Called by the library's finalizer (any thread): the listener will never be called again.
+    func listenerFinalized(_ box: ListenerBox) {
+        state.lock()
+        box.finalized = true
+        if box.listenerID != 0, listeners[box.listenerID] === box {
+            listeners[box.listenerID] = nil
+        }
+        state.unlock()
+    }
+
+    /// How many listeners the Swift side tracks (for tests).
+    var listenerCount: Int {
+        state.lock(); defer { state.unlock() }
+        return listeners.count
     }
 
     func off(_ id: ListenerID) throws {
@@ -204,11 +286,11 @@ final class Core: @unchecked Sendable {
             ops.unlock()
             throw RealtimeError.closed
         }
-        box?.takeUnretainedValue().deactivate()
-        let status = realtime_off(h, id.rawValue)  // waits until that listener is not running
-        let error: Error? = RealtimeStatus(status) == .ok ? nil : RealtimeError.last(RealtimeStatus(status))
+        box?.deactivate()
+        // Waits until that listener is not running; the library's finalizer then releases its reference.
+        let status = RealtimeStatus(realtime_off(h, id.rawValue))
+        let error: Error? = status == .ok ? nil : RealtimeError.last(status)
         ops.unlock()
-        box?.release()
         if let error { throw error }
     }
 
@@ -262,7 +344,7 @@ final class Core: @unchecked Sendable {
 
     // MARK: streams
 
-    func addFinisher(_ f: @escaping () -> Void) -> Int? {
+    func addFinisher(_ f: @escaping @Sendable () -> Void) -> Int? {
         state.lock(); defer { state.unlock() }
         if handle == nil { return nil }
         nextFinisher += 1
@@ -291,7 +373,8 @@ final class Core: @unchecked Sendable {
             ops.unlock()
             return
         }
-        for box in boxes.values { box.takeUnretainedValue().deactivate() }
+        connection.set(.closed)  // ends the state streams
+        for box in boxes.values { box.deactivate() }
         realtime_free(h)  // returns when no callback of this client runs, and none follows
         state.lock()
         let leftovers = pending
@@ -302,7 +385,7 @@ final class Core: @unchecked Sendable {
             p.takeUnretainedValue().fail(RealtimeError.closed)
             p.release()
         }
-        for box in boxes.values { box.release() }
+        _ = boxes  // the library's finalizers released (or release) its references
         // After the events already queued for the app (queue order), end the lifecycle streams.
         if !fins.isEmpty {
             queue.async { for f in fins.values { f() } }
@@ -371,6 +454,14 @@ func parseJSON(_ text: String?, buffers: [Data] = []) -> JSONValue {
 }
 
 // MARK: - Trampolines (C function pointers; user_data is the box)
+
+/// The finalizer of every listener: drops the library's reference to the box, after its last call.
+let listenerFinalizer: realtime_finalizer_fn = { ud in
+    let box = Unmanaged<ListenerBox>.fromOpaque(ud!)
+    let listener = box.takeUnretainedValue()
+    listener.owner?.listenerFinalized(listener)
+    box.release()
+}
 
 let voidTrampoline: @convention(c) (UnsafeMutableRawPointer?) -> Void = { ud in
     Unmanaged<CallbackBox<Void>>.fromOpaque(ud!).takeUnretainedValue().deliver(())

@@ -71,8 +71,9 @@ public enum LifecycleEvent: Hashable, Sendable {
 /// A Socket.IO client: one socket (the URL's namespace) and the connection it runs on, over librealtime.
 ///
 /// - Every method may be called from any thread.
-/// - Handlers run on the `queue` given to `init` (a private serial queue by default), one at a time, in
-///   event order. A handler removed with `off(_:)`, or any handler after `close()`, does not run any more
+/// - Handlers are `@Sendable` and run on the `queue` given to `init` (a private serial queue by
+///   default), one at a time, in event order; for `@MainActor` handlers, use `queue: .main` and
+///   `mainActor(_:)`. A handler removed with `off(_:)`, or any handler after `close()`, does not run any more
 ///   once that call returned (when called on `queue` itself, not even for events already queued).
 /// - Handlers are retained until `off(_:)` or `close()`: capture the client weakly in them
 ///   (`[weak client]`) or call `close()`, or the client and its handlers keep each other alive.
@@ -96,7 +97,8 @@ public final class RealtimeClient: @unchecked Sendable {
     /// library's message naming the key.
     public init(url: String, options: [String: JSONValue] = [:], queue: DispatchQueue? = nil) throws {
         let json = try options.isEmpty ? nil : Self.plainJSON(.object(options))
-        core = try Core(queue: queue ?? DispatchQueue(label: "realtime.client", qos: .userInitiated)) {
+        core = try Core(queue: queue ?? DispatchQueue(label: "realtime.client", qos: .userInitiated),
+                        autoConnect: options["autoConnect"]?.boolValue ?? true) {
             withOptionalCString(json) { realtime_new(url, $0) }
         }
     }
@@ -113,7 +115,7 @@ public final class RealtimeClient: @unchecked Sendable {
     public func namespace(_ nsp: String, options: [String: JSONValue] = [:], queue: DispatchQueue? = nil) throws -> RealtimeClient {
         let json = try options.isEmpty ? nil : Self.plainJSON(.object(options))
         let parent = try core.current()
-        let child = try Core(queue: queue ?? core.queue) {
+        let child = try Core(queue: queue ?? core.queue, autoConnect: options["autoConnect"]?.boolValue ?? true) {
             withOptionalCString(json) { realtime_new_namespace(parent, nsp, $0) }
         }
         return RealtimeClient(core: child)
@@ -127,10 +129,33 @@ public final class RealtimeClient: @unchecked Sendable {
 
     /// Connects (idempotent); re-enables reconnection after `disconnect()`. The result arrives as
     /// onConnect or onError.
-    public func open() throws { try core.call { realtime_open($0) } }
+    public func open() throws {
+        try core.call { realtime_open($0) }
+        core.connection.set(.connecting, ifCurrent: { if case .disconnected = $0 { return true } else { return false } })
+    }
 
     /// Disconnects (idempotent); no reconnection until `open()`. The client can be opened again.
-    public func disconnect() throws { try core.call { realtime_close($0) } }
+    public func disconnect() throws {
+        try core.call { realtime_close($0) }
+        core.connection.set(.disconnected(reason: "io client disconnect"))
+    }
+
+    /// The connection state now (`.closed` after `close()`).
+    ///
+    /// The state is tracked from its first use (this property or `connectionStates`): use it after
+    /// registering the handlers that must see the first connection (see the README).
+    public var connectionState: ConnectionState {
+        core.ensureStateTracking()
+        return core.connection.value
+    }
+
+    /// The connection state as an async sequence: each access returns a new stream that yields the
+    /// current state at once (a late subscriber sees where the client is), then every change, in order;
+    /// it ends after `.closed`. Values are yielded on the library's thread, not on `queue`.
+    public var connectionStates: AsyncStream<ConnectionState> {
+        core.ensureStateTracking()
+        return core.connection.stream()
+    }
 
     /// Tells the client that the network changed (e.g. Wi-Fi to cellular) or that the app returned to
     /// the foreground: the connection is dropped (onDisconnect gets "transport close") and made again at
@@ -158,7 +183,7 @@ public final class RealtimeClient: @unchecked Sendable {
         while true {
             let n = realtime_socket_id(h, &buf, buf.count)
             if n == 0 { return nil }
-            if n < buf.count { return String(cString: buf) }
+            if n < buf.count { return String(decoding: buf[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
             buf = [CChar](repeating: 0, count: n + 1)
         }
     }
@@ -173,14 +198,14 @@ public final class RealtimeClient: @unchecked Sendable {
 
     /// `handler` runs each time the namespace is joined (first connect and every reconnect).
     @discardableResult
-    public func onConnect(_ handler: @escaping () -> Void) throws -> ListenerID {
+    public func onConnect(_ handler: @escaping @Sendable () -> Void) throws -> ListenerID {
         let box = CallbackBox<Void>(core: core) { handler() }
         return try core.register(box) { realtime_on_connect($0, voidTrampoline, $1) }
     }
 
     /// `handler(reason)` runs on each disconnection.
     @discardableResult
-    public func onDisconnect(_ handler: @escaping (_ reason: String) -> Void) throws -> ListenerID {
+    public func onDisconnect(_ handler: @escaping @Sendable (_ reason: String) -> Void) throws -> ListenerID {
         let box = CallbackBox<String>(core: core, handler: handler)
         return try core.register(box) { realtime_on_disconnect($0, stringTrampoline, $1) }
     }
@@ -188,28 +213,28 @@ public final class RealtimeClient: @unchecked Sendable {
     /// `handler(message, data)` runs when a connection attempt fails or the server refuses the namespace
     /// (`data` is the middleware error's `data`, `.null` if none).
     @discardableResult
-    public func onError(_ handler: @escaping (_ message: String, _ data: JSONValue) -> Void) throws -> ListenerID {
+    public func onError(_ handler: @escaping @Sendable (_ message: String, _ data: JSONValue) -> Void) throws -> ListenerID {
         let box = CallbackBox<(String, JSONValue)>(core: core) { handler($0.0, $0.1) }
         return try core.register(box) { realtime_on_error($0, errorTrampoline, $1) }
     }
 
     /// `handler(attempt)` runs just before each reconnection attempt, numbered from 1.
     @discardableResult
-    public func onReconnectAttempt(_ handler: @escaping (_ attempt: Int) -> Void) throws -> ListenerID {
+    public func onReconnectAttempt(_ handler: @escaping @Sendable (_ attempt: Int) -> Void) throws -> ListenerID {
         let box = CallbackBox<Int>(core: core, handler: handler)
         return try core.register(box) { realtime_on_reconnect_attempt($0, countTrampoline, $1) }
     }
 
     /// `handler(attempts)` runs when a reconnection succeeded (before onConnect).
     @discardableResult
-    public func onReconnect(_ handler: @escaping (_ attempts: Int) -> Void) throws -> ListenerID {
+    public func onReconnect(_ handler: @escaping @Sendable (_ attempts: Int) -> Void) throws -> ListenerID {
         let box = CallbackBox<Int>(core: core, handler: handler)
         return try core.register(box) { realtime_on_reconnect($0, countTrampoline, $1) }
     }
 
     /// `handler` runs once `reconnectionAttempts` attempts have failed.
     @discardableResult
-    public func onReconnectFailed(_ handler: @escaping () -> Void) throws -> ListenerID {
+    public func onReconnectFailed(_ handler: @escaping @Sendable () -> Void) throws -> ListenerID {
         let box = CallbackBox<Void>(core: core) { handler() }
         return try core.register(box) { realtime_on_reconnect_failed($0, voidTrampoline, $1) }
     }
@@ -249,27 +274,70 @@ public final class RealtimeClient: @unchecked Sendable {
         }
     }
 
+    // MARK: Main actor
+
+    /// Handlers are `@Sendable`: they run on `queue`, not on the actor of the code that registered
+    /// them, so a handler written in a `@MainActor` class cannot touch that class's state (the compiler
+    /// says so). To handle events on the main actor, create the client with `queue: .main` and wrap
+    /// the handler with `mainActor(_:)`:
+    ///
+    ///     let client = try RealtimeClient(url: url, queue: .main)
+    ///     try client.on("chat", client.mainActor { [weak self] event in self?.messages.append(event) })
+    ///
+    /// The wrapped handler is `@MainActor`-isolated and runs there directly (no further hop, so every
+    /// guarantee of `off(_:)` / `close()` holds). Throws `.status(.invalidArgument, …)` when the client's
+    /// queue is not `DispatchQueue.main`.
+    public func mainActor<T: Sendable>(_ handler: @escaping @MainActor @Sendable (T) -> Void) throws -> @Sendable (T) -> Void {
+        try requireMainQueue()
+        return { value in MainActor.assumeIsolated { handler(value) } }
+    }
+
+    /// `mainActor(_:)` for handlers without arguments (onConnect, onReconnectFailed).
+    public func mainActor(_ handler: @escaping @MainActor @Sendable () -> Void) throws -> @Sendable () -> Void {
+        try requireMainQueue()
+        return { MainActor.assumeIsolated { handler() } }
+    }
+
+    /// `mainActor(_:)` for onError handlers.
+    public func mainActor(_ handler: @escaping @MainActor @Sendable (String, JSONValue) -> Void) throws -> @Sendable (String, JSONValue) -> Void {
+        try requireMainQueue()
+        return { message, data in MainActor.assumeIsolated { handler(message, data) } }
+    }
+
+    private func requireMainQueue() throws {
+        // Not `===`: on Linux, DispatchQueue.main returns a new wrapper of the main queue on each access.
+        guard core.queue.label == DispatchQueue.main.label else {
+            throw RealtimeError.status(.invalidArgument, message: "mainActor(_:) needs a client created with queue: .main")
+        }
+    }
+
     // MARK: Events
 
     /// `handler(event)` runs for each server event named `event`.
     @discardableResult
-    public func on(_ event: String, _ handler: @escaping (RealtimeEvent) -> Void) throws -> ListenerID {
+    public func on(_ event: String, _ handler: @escaping @Sendable (RealtimeEvent) -> Void) throws -> ListenerID {
         let box = CallbackBox<RealtimeEvent>(core: core, handler: handler)
-        return try core.register(box) { realtime_on($0, event, eventTrampoline, $1) }
+        return try core.register(box, finalizer: .passed) {
+            realtime_on_with_free($0, event, eventTrampoline, $1, listenerFinalizer)
+        }
     }
 
     /// Like `on`, but the handler runs at most once.
     @discardableResult
-    public func once(_ event: String, _ handler: @escaping (RealtimeEvent) -> Void) throws -> ListenerID {
+    public func once(_ event: String, _ handler: @escaping @Sendable (RealtimeEvent) -> Void) throws -> ListenerID {
         let box = CallbackBox<RealtimeEvent>(core: core, handler: handler)
-        return try core.register(box) { realtime_once($0, event, eventTrampoline, $1) }
+        return try core.register(box, finalizer: .passed) {
+            realtime_once_with_free($0, event, eventTrampoline, $1, listenerFinalizer)
+        }
     }
 
     /// `handler(event)` runs for every server event, before the named handlers (onAny).
     @discardableResult
-    public func onAny(_ handler: @escaping (RealtimeEvent) -> Void) throws -> ListenerID {
+    public func onAny(_ handler: @escaping @Sendable (RealtimeEvent) -> Void) throws -> ListenerID {
         let box = CallbackBox<RealtimeEvent>(core: core, handler: handler)
-        let id = try core.register(box) { realtime_on_any($0, eventTrampoline, $1) }
+        let id = try core.register(box, finalizer: .passed) {
+            realtime_on_any_with_free($0, eventTrampoline, $1, listenerFinalizer)
+        }
         core.addAnyListener(id)
         return id
     }
@@ -378,28 +446,28 @@ public final class RealtimeClient: @unchecked Sendable {
 
     /// `handler` runs when a member joins one of this client's channels.
     @discardableResult
-    public func onChannelJoin(_ handler: @escaping (ChannelEvent) -> Void) throws -> ListenerID {
+    public func onChannelJoin(_ handler: @escaping @Sendable (ChannelEvent) -> Void) throws -> ListenerID {
         let box = CallbackBox<ChannelEvent>(core: core, handler: handler)
         return try core.register(box) { realtime_on_channel_join($0, channelTrampoline, $1) }
     }
 
     /// `handler` runs when a member leaves one of this client's channels.
     @discardableResult
-    public func onChannelLeave(_ handler: @escaping (ChannelEvent) -> Void) throws -> ListenerID {
+    public func onChannelLeave(_ handler: @escaping @Sendable (ChannelEvent) -> Void) throws -> ListenerID {
         let box = CallbackBox<ChannelEvent>(core: core, handler: handler)
         return try core.register(box) { realtime_on_channel_leave($0, channelTrampoline, $1) }
     }
 
     /// `handler` runs when a member of one of this client's channels updates its profile.
     @discardableResult
-    public func onChannelUpdate(_ handler: @escaping (ChannelEvent) -> Void) throws -> ListenerID {
+    public func onChannelUpdate(_ handler: @escaping @Sendable (ChannelEvent) -> Void) throws -> ListenerID {
         let box = CallbackBox<ChannelEvent>(core: core, handler: handler)
         return try core.register(box) { realtime_on_channel_update($0, channelTrampoline, $1) }
     }
 
     /// `handler` runs for channel messages and broadcasts sent as `event` (channel nil for a broadcast).
     @discardableResult
-    public func onMessage(_ event: String, _ handler: @escaping (ChannelEvent) -> Void) throws -> ListenerID {
+    public func onMessage(_ event: String, _ handler: @escaping @Sendable (ChannelEvent) -> Void) throws -> ListenerID {
         let box = CallbackBox<ChannelEvent>(core: core, handler: handler)
         return try core.register(box) { realtime_on_message($0, event, channelTrampoline, $1) }
     }

@@ -1,3 +1,4 @@
+import CRealtime
 import Foundation
 import XCTest
 
@@ -13,6 +14,12 @@ final class Locked<T>: @unchecked Sendable {
         set { lock.lock(); v = newValue; lock.unlock() }
     }
     func mutate(_ f: (inout T) -> Void) { lock.lock(); f(&v); lock.unlock() }
+}
+
+/// A weak reference (for checking that handlers were released).
+struct Weak: @unchecked Sendable {
+    weak var object: AnyObject?
+    init(_ object: AnyObject) { self.object = object }
 }
 
 /// Asserts that `body` throws `expected` (usable inside non-throwing handlers).
@@ -97,7 +104,7 @@ final class RealtimeTests: XCTestCase {
         XCTAssertFalse(RealtimeClient.libraryVersion.isEmpty)
     }
 
-    static let queueKey = DispatchSpecificKey<String>()
+    nonisolated(unsafe) static let queueKey = DispatchSpecificKey<String>()
 
     func testDisconnectAndOpen() throws {
         let client = try connectedClient()
@@ -498,11 +505,11 @@ final class RealtimeTests: XCTestCase {
 
     /// Handlers (and what they capture) are released by off(), close() and deinit.
     func testHandlersAreReleased() throws {
-        final class Token {}
+        final class Token: Sendable {}
         /// A handler that is the only owner of a token; `token` tells whether it is still alive.
         final class Probe {
             weak var token: Token?
-            func handler() -> () -> Void {
+            func handler() -> @Sendable () -> Void {
                 let t = Token()
                 token = t
                 return { _ = t }
@@ -527,6 +534,161 @@ final class RealtimeTests: XCTestCase {
         XCTAssertNil(offed.token, "released by off()")
         XCTAssertNil(closed.token, "released by close()")
         XCTAssertNil(deinited.token, "released by deinit")
+    }
+
+    /// Once-listeners removed while their event is being delivered (the library may be running the
+    /// trampoline at that very moment): off() never releases a box the library still uses (it is
+    /// released by the library's finalizer), and every box and what its handler captured is released
+    /// in the end, whether the listener ran or was removed.
+    func testOffRacingRunningOnceListeners() throws {
+        final class Token: Sendable {}
+        let client = try connectedClient()
+        let baseline = client.core.listenerCount
+        let tokens = Locked<[Weak]>([])
+        let ran = Locked(0)
+        for i in 0..<300 {
+            let token = Token()
+            tokens.mutate { $0.append(Weak(token)) }
+            let id = try client.once("echo") { _ in _ = token; ran.mutate { $0 += 1 } }
+            try client.emit("echo", .int(i))
+            if i % 3 != 0 { usleep(UInt32(i % 7) * 100) }
+            do { try client.off(id) } catch RealtimeError.status(.unknownListener, _) {}  // it ran already
+        }
+        // A named listener that stays proves the flood is over; then the queue is drained.
+        let last = expectation(description: "last echo")
+        let lastID = try client.on("echo") { event in if event.args == ["last"] { last.fulfill() } }
+        try client.emit("echo", "last")
+        wait(for: [last], timeout: 10)
+        try client.off(lastID)
+        client.queue.sync {}
+        // A finalizer runs once its listener's call returned, which may be just after the hop.
+        let deadline = Date().addingTimeInterval(2)
+        while client.core.listenerCount != baseline && Date() < deadline { usleep(1000) }
+        XCTAssertEqual(client.core.listenerCount, baseline, "once-listeners that ran or were removed are forgotten")
+        XCTAssertEqual(tokens.value.filter { $0.object != nil }.count, 0, "every handler was released (ran \(ran.value) of 300)")
+    }
+
+    /// A failed registration reports the library's status and message (not a fixed .invalidArgument).
+    func testRegistrationFailureReportsLibraryStatus() throws {
+        let client = try RealtimeClient(url: "http://127.0.0.1:9/", options: ["autoConnect": false])
+        defer { client.close() }
+        let box = CallbackBox<Void>(core: client.core) { _ in }
+        XCTAssertThrowsError(try client.core.register(box) { h, _ in
+            _ = realtime_off(h, 0xDEAD)  // fails: this thread's last error is "unknown listener"
+            return 0
+        }) { error in
+            guard case .status(let status, let message)? = error as? RealtimeError else { return XCTFail("\(error)") }
+            XCTAssertEqual(status, .unknownListener)
+            XCTAssertFalse(message.isEmpty)
+        }
+    }
+
+    // MARK: - Swift 6: main actor, connection state
+
+    /// A view model isolated to the main actor: its handlers, wrapped with mainActor(_:) on a client
+    /// created with queue: .main, run on the main actor and may use its state directly.
+    @MainActor final class ViewModel {
+        var names: [String] = []
+        var connects = 0
+        let received: XCTestExpectation
+        init(received: XCTestExpectation) { self.received = received }
+
+        func attach(to client: RealtimeClient) throws {
+            try client.onConnect(client.mainActor { [weak self] in self?.connects += 1 })
+            try client.on("echo", client.mainActor { [weak self] (event: RealtimeEvent) in
+                MainActor.assertIsolated()
+                guard let self else { return }
+                self.names.append(event.name)
+                self.received.fulfill()
+            })
+        }
+    }
+
+    func testMainActorHandler() throws {
+        let client = try makeClient(queue: .main)
+        let received = expectation(description: "echo on the main actor")
+        let model = MainActor.assumeIsolated { ViewModel(received: received) }  // tests run on the main thread
+        try MainActor.assumeIsolated { try model.attach(to: client) }
+        try client.emit("echo", 1)  // buffered until connected
+        wait(for: [received], timeout: 10)  // runs the main queue
+        MainActor.assumeIsolated {
+            XCTAssertEqual(model.names, ["echo"])
+            XCTAssertEqual(model.connects, 1)
+        }
+        // A client whose handlers run elsewhere refuses main-actor handlers.
+        let other = try makeClient()
+        XCTAssertThrowsError(try other.mainActor { @MainActor in }) { error in
+            guard case .status(.invalidArgument, _)? = error as? RealtimeError else { return XCTFail("\(error)") }
+        }
+    }
+
+    /// connectionStates replays the current state to every new subscriber, then follows the changes,
+    /// and ends after .closed.
+    func testConnectionStateStreamReplays() throws {
+        var options = Self.fast
+        options["autoConnect"] = false
+        let client = try makeClient(options)
+        XCTAssertEqual(client.connectionState, .disconnected(reason: nil))
+        runAsync {
+            var early = client.connectionStates.makeAsyncIterator()
+            let first = await early.next()
+            XCTAssertEqual(first, .disconnected(reason: nil), "the current state first")
+            try client.open()
+            var seen: [ConnectionState] = []
+            while let s = await early.next() {
+                seen.append(s)
+                if s == .connected { break }
+            }
+            XCTAssertEqual(seen, [.connecting, .connected])
+            XCTAssertEqual(client.connectionState, .connected)
+
+            // A late subscriber sees .connected at once.
+            var late = client.connectionStates.makeAsyncIterator()
+            let replayed = await late.next()
+            XCTAssertEqual(replayed, .connected)
+
+            try client.disconnect()
+            XCTAssertEqual(client.connectionState, .disconnected(reason: "io client disconnect"))
+            let afterDisconnect = await late.next()
+            XCTAssertEqual(afterDisconnect, .disconnected(reason: "io client disconnect"))
+            let earlyAfterDisconnect = await early.next()
+            XCTAssertEqual(earlyAfterDisconnect, .disconnected(reason: "io client disconnect"))
+
+            client.close()
+            let closed = await late.next()
+            XCTAssertEqual(closed, .closed)
+            let end = await late.next()
+            XCTAssertNil(end, "the stream ends after .closed")
+            var afterClose = client.connectionStates.makeAsyncIterator()
+            let closedAgain = await afterClose.next()
+            XCTAssertEqual(closedAgain, .closed)
+            let endAgain = await afterClose.next()
+            XCTAssertNil(endAgain)
+        }
+    }
+
+    /// Reconnection shows as .disconnected(reason:), .connecting (each attempt), then .connected.
+    func testConnectionStateFollowsReconnection() throws {
+        let client = try connectedClient()
+        let stream = client.connectionStates
+        let states = Locked<[ConnectionState]>([])
+        let done = expectation(description: "connected again")
+        let consumer = Task {
+            var sawDown = false
+            for await s in stream {
+                states.mutate { $0.append(s) }
+                if s != .connected { sawDown = true }
+                if sawDown && s == .connected { done.fulfill(); break }
+            }
+        }
+        try client.emit("test:restart", ["downMs": 500])
+        wait(for: [done], timeout: 20)
+        consumer.cancel()
+        let seen = states.value
+        XCTAssertEqual(seen.first, .connected, "replayed: \(seen)")
+        XCTAssertEqual(seen.dropFirst().first, .disconnected(reason: "transport close"), "\(seen)")
+        XCTAssertTrue(seen.contains(.connecting), "\(seen)")
+        XCTAssertEqual(seen.last, .connected, "\(seen)")
     }
 
     func residentBytes() -> Int {
