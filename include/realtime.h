@@ -883,6 +883,30 @@ realtime_status realtime_auth_reply(realtime_client *client,
 const char *realtime_transport_name(const realtime_client *client);
 
 /**
+ * A snapshot of the client's live counters as one JSON object (version 1; new members may be added,
+ * none removed), cheap enough for every frame of a UI (atomics and three short locks, no I/O):
+ *
+ * `version`, `state` (`"idle"`, `"connecting"`, `"connected"`, `"waiting"` — for the backoff delay),
+ * `connected` (this namespace), `namespace`, `msInState`, `msInEachState` (an object by state, the
+ * current stretch included), `connects`, `reconnects`, `failedAttempts`, `lastDisconnectReason`
+ * (socket.io-client's reason, or null), `transport` (or null), `packetsIn`, `framesIn`, `bytesIn`,
+ * `packetsOut`, `bytesOut` (the connection, every namespace on it; bytes are WebSocket payload bytes),
+ * `emits`, `emitsBuffered` (waiting offline or in the retry queue), `bytesQueuedForSocket` (sent, not yet
+ * taken by the OS), `eventsWaitingForCallbacks`, `bytesWaitingForCallbacks`, `pendingAcks`,
+ * `acksAnswered`, `lastAckRoundTripUs` (the latest emit-with-ack round trip, or null),
+ * `lastPingRoundTripUs` (always null with Engine.IO 4, where the server pings), `listeners`.
+ *
+ * Copies the text and a NUL into `buf` when it fits in `buf_len` bytes, else writes `""` (never a
+ * truncated object). Returns the text's length without the NUL (a return ≥ buf_len: call again with at
+ * least return + 1 bytes), or 0 for a NULL or freed client or a NULL `buf` with `buf_len > 0`.
+ * `buf` may be NULL when `buf_len` is 0, to ask the length. Does not release the initial event hold.
+ * Thread: any.
+ */
+size_t realtime_stats_json(const realtime_client *client,
+                           char *buf,
+                           size_t buf_len);
+
+/**
  * A short, static, English description of `status` (e.g. "ok", "invalid argument"); "unknown status"
  * for a value this version does not define. Never NULL; do not free.
  *

@@ -8,6 +8,7 @@
 
 use super::clock;
 use super::flow::{ReceiveGate, SendGate};
+use super::stats::ConnectionStats;
 use crate::protocol::{BinaryReassembler, EnginePacket, Handshake, Packet};
 use crate::transport::{self, Message, TlsConfig, Transport, TransportError, TransportPlan, TransportState};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -67,6 +68,8 @@ impl From<TransportError> for OpenFailure {
 pub struct ConnectionGates {
     pub receive: Arc<ReceiveGate>,
     pub send: Arc<SendGate>,
+    /// The connection's live counters (realtime_stats_json).
+    pub stats: Arc<ConnectionStats>,
 }
 
 /// An open Engine.IO connection.
@@ -85,6 +88,7 @@ pub struct EngineConnection {
     heartbeat: Pin<Box<tokio::time::Sleep>>,
     reassembler: BinaryReassembler,
     gate: Arc<ReceiveGate>,
+    stats: Arc<ConnectionStats>,
     /// A close seen after some packets of a batch: reported by the next call.
     pending_close: Option<&'static str>,
 }
@@ -128,7 +132,7 @@ impl EngineConnection {
                 Some(Err(e)) => return Err(failure(format!("transport error during the handshake: {e}"))),
             }
         };
-        let writer = Arc::new(WriteQueue::new(gates.send));
+        let writer = Arc::new(WriteQueue::new(gates.send, Arc::clone(&gates.stats)));
         let (failed_tx, writer_failed) = oneshot::channel();
         tokio::spawn(write_loop(sink, Arc::clone(&writer), failed_tx));
         let window = heartbeat_window_ms(&handshake);
@@ -142,6 +146,7 @@ impl EngineConnection {
             heartbeat: Box::pin(tokio::time::sleep(Duration::from_millis(window))),
             reassembler: BinaryReassembler::new(),
             gate: gates.receive,
+            stats: gates.stats,
             pending_close: None,
         })
     }
@@ -203,7 +208,12 @@ impl EngineConnection {
             };
             let mut frame = frame;
             let mut frames = 0;
+            let mut bytes = 0;
             loop {
+                bytes += match &frame {
+                    Some(Ok(message)) => message.len(),
+                    _ => 0,
+                };
                 if let Err(reason) = self.on_frame(frame, out) {
                     if out.len() > start {
                         self.pending_close = Some(reason);
@@ -221,6 +231,7 @@ impl EngineConnection {
                 }
             }
             self.last_frame_ms = clock::now_ms();
+            self.stats.received(out.len() - start, frames, bytes);
             if out.len() > start {
                 return Ok(());
             }
@@ -318,6 +329,7 @@ struct WriteQueue {
     state: Mutex<WriteState>,
     wake: Notify,
     gate: Arc<SendGate>,
+    stats: Arc<ConnectionStats>,
 }
 
 #[derive(Default)]
@@ -327,8 +339,8 @@ struct WriteState {
 }
 
 impl WriteQueue {
-    fn new(gate: Arc<SendGate>) -> Self {
-        Self { state: Mutex::new(WriteState::default()), wake: Notify::new(), gate }
+    fn new(gate: Arc<SendGate>, stats: Arc<ConnectionStats>) -> Self {
+        Self { state: Mutex::new(WriteState::default()), wake: Notify::new(), gate, stats }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, WriteState> {
@@ -427,6 +439,7 @@ async fn write_loop(mut sink: SplitSink<Transport, Message>, queue: Arc<WriteQue
     let mut batch = Vec::new();
     while queue.take_batch(&mut batch).await {
         let mut charge = 0;
+        let packets = batch.len();
         let mut result = Ok(());
         for item in batch.drain(..) {
             charge += item.charge();
@@ -452,6 +465,7 @@ async fn write_loop(mut sink: SplitSink<Transport, Message>, queue: Arc<WriteQue
             result = sink.flush().await;
         }
         queue.gate.release(charge);
+        queue.stats.sent(packets, charge);
         if result.is_err() {
             let _ = failed.send(());
             return;

@@ -82,8 +82,7 @@ impl ReceiveGate {
         self.events.load(Ordering::Acquire) >= self.max_events || self.bytes.load(Ordering::Acquire) >= self.max_bytes
     }
 
-    /// Events and bytes waiting for callbacks now (tests; stats later).
-    #[cfg(test)]
+    /// Events and bytes waiting for callbacks now (stats, tests).
     pub fn backlog(&self) -> (usize, usize) {
         (self.events.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed))
     }
@@ -145,7 +144,6 @@ impl SendGate {
         }
     }
 
-    #[cfg(test)]
     pub fn queued(&self) -> usize {
         self.queued.load(Ordering::Acquire)
     }

@@ -9,6 +9,7 @@ use super::engine::{ConnectionGates, EngineConnection, EngineTarget, OpenFailure
 use super::event::{AckOutcome, Event};
 use super::namespace::{ChannelCommand, EmitCommand, SocketConfig, SocketSlot};
 use super::socket::SocketShared;
+use super::stats::LinkState;
 use crate::protocol::{Packet, PacketType, ReconnectBackoff};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -251,6 +252,12 @@ impl ManagerTask {
                     self.expire_auth_requests(now);
                 }
             }
+            self.gates.stats.set_state(match self.phase {
+                Phase::Idle => LinkState::Idle,
+                Phase::Connecting(_) => LinkState::Connecting,
+                Phase::Open(_) => LinkState::Connected,
+                Phase::Waiting(_) => LinkState::Waiting,
+            });
             // What this pass produced goes to the consumers in one batch per socket.
             for slot in self.slots.values_mut() {
                 slot.flush();
@@ -396,6 +403,10 @@ impl ManagerTask {
             connection.handshake.max_payload
         );
         self.tombstones.clear();
+        self.gates.stats.connects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.reconnecting {
+            self.gates.stats.reconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         self.phase = Phase::Open(Box::new(connection));
         let keys: Vec<u64> = self.slots.iter().filter(|(_, s)| s.active).map(|(k, _)| *k).collect();
         for key in keys {
@@ -516,6 +527,7 @@ impl ManagerTask {
 
     fn on_open_failed(&mut self, failure: OpenFailure) {
         log::warn!("connection attempt to {} failed: {}", self.target.url, failure.message);
+        self.gates.stats.failed_attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.phase = Phase::Idle;
         self.publish_to_active(|| Event::Error { message: failure.message.clone(), data: failure.data.clone() });
         self.reconnecting = false;
@@ -581,6 +593,7 @@ impl ManagerTask {
 
     fn on_close(&mut self, reason: &'static str) {
         log::info!("disconnected from {}: {reason}", self.target.url);
+        self.gates.stats.disconnected(reason);
         // What the writer never took goes back to each socket's offline buffer, in order, before
         // the acks of what was sent fail.
         let mut unsent = match &self.phase {

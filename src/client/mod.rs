@@ -12,6 +12,7 @@ mod namespace;
 pub mod options;
 pub mod runtime;
 mod socket;
+pub(crate) mod stats;
 
 pub use event::{AckCallback, AckOutcome, Event, EventSink};
 pub use options::{ClientOptions, Endpoint};
@@ -93,6 +94,7 @@ impl ManagerHandle {
         let gates = ConnectionGates {
             receive: Arc::new(ReceiveGate::new(options.max_pending_events, options.max_pending_bytes)),
             send: Arc::new(SendGate::new(options.max_queued_bytes)),
+            stats: Arc::new(stats::ConnectionStats::default()),
         };
         let (commands, receiver) = mpsc::unbounded_channel();
         let task = ManagerTask::new(target, policy, receiver, gates.clone());
@@ -299,8 +301,55 @@ impl Socket {
         let sent = self.manager.send(Command::Emit { key: self.key, emit });
         if sent.is_err() {
             self.manager.gates.send.release(reserved);
+        } else {
+            self.shared.stats.emits.fetch_add(1, Ordering::Relaxed);
         }
         sent
+    }
+
+    /// A snapshot of the live counters, as a JSON object (realtime_stats_json adds the listeners).
+    pub fn stats(&self) -> serde_json::Map<String, Value> {
+        let connection = &self.manager.gates.stats;
+        let socket = &self.shared.stats;
+        let (in_state, totals) = connection.times();
+        let (backlog_events, backlog_bytes) = self.manager.gates.receive.backlog();
+        let rtt = socket.last_ack_rtt_us.load(Ordering::Relaxed);
+        let mut time_in = serde_json::Map::new();
+        for (state, ms) in totals {
+            time_in.insert(state.name().to_owned(), ms.into());
+        }
+        let load = |counter: &AtomicU64| Value::from(counter.load(Ordering::Relaxed));
+        let value = serde_json::json!({
+            "version": 1,
+            "state": connection.state().name(),
+            "connected": self.shared.is_connected(),
+            "namespace": self.nsp,
+            "msInState": in_state,
+            "msInEachState": time_in,
+            "connects": load(&connection.connects),
+            "reconnects": load(&connection.reconnects),
+            "failedAttempts": load(&connection.failed_attempts),
+            "lastDisconnectReason": connection.last_disconnect(),
+            "transport": self.transport_name(),
+            "packetsIn": load(&connection.packets_in),
+            "framesIn": load(&connection.frames_in),
+            "bytesIn": load(&connection.bytes_in),
+            "packetsOut": load(&connection.packets_out),
+            "bytesOut": load(&connection.bytes_out),
+            "emits": load(&socket.emits),
+            "emitsBuffered": self.shared.buffered(),
+            "bytesQueuedForSocket": self.manager.gates.send.queued(),
+            "eventsWaitingForCallbacks": backlog_events,
+            "bytesWaitingForCallbacks": backlog_bytes,
+            "pendingAcks": socket.pending_acks.load(Ordering::Relaxed),
+            "acksAnswered": load(&socket.acks_answered),
+            "lastAckRoundTripUs": (rtt != u64::MAX).then_some(rtt),
+            "lastPingRoundTripUs": Value::Null,
+        });
+        match value {
+            Value::Object(map) => map,
+            _ => unreachable!("a JSON object literal"),
+        }
     }
 
     /// Answers the server's ack request `handle` (from [`IncomingEvent::ack`]) exactly once; `args` is

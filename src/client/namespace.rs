@@ -59,6 +59,8 @@ enum AckKind {
 struct PendingAck {
     deadline: Option<Instant>,
     kind: AckKind,
+    /// When the packet went to a connection (none while it waits offline): for the round trip.
+    sent: Option<Instant>,
 }
 
 struct QueuedEmit {
@@ -214,7 +216,9 @@ impl SocketSlot {
             if let Some(deadline) = deadline {
                 self.ack_deadlines.insert((deadline, id));
             }
-            self.acks.insert(id, PendingAck { deadline, kind });
+            let sent = connection.filter(|_| self.connected).map(|_| Instant::now());
+            self.acks.insert(id, PendingAck { deadline, kind, sent });
+            self.shared.stats.pending_acks.store(self.acks.len(), std::sync::atomic::Ordering::Relaxed);
             id
         });
         let packet = Packet::event(&self.config.nsp, event_items(name, args), attachments, id);
@@ -457,6 +461,11 @@ impl SocketSlot {
         let Some(pending) = self.take_ack(id) else {
             return;
         };
+        if let Some(sent) = pending.sent {
+            let stats = &self.shared.stats;
+            stats.last_ack_rtt_us.store(sent.elapsed().as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+            stats.acks_answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let args = packet.data.unwrap_or_else(|| "[]".to_owned());
         let outcome = AckOutcome::Answered { args, attachments: packet.attachments };
         self.finish_ack(pending.kind, outcome, connection);
@@ -519,6 +528,7 @@ impl SocketSlot {
     /// Removes a pending ack and its deadline.
     fn take_ack(&mut self, id: u64) -> Option<PendingAck> {
         let pending = self.acks.remove(&id)?;
+        self.shared.stats.pending_acks.store(self.acks.len(), std::sync::atomic::Ordering::Relaxed);
         if let Some(deadline) = pending.deadline {
             self.ack_deadlines.remove(&(deadline, id));
         }

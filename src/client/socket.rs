@@ -102,11 +102,12 @@ pub struct SocketShared {
     state: Mutex<SocketState>,
     sink: Arc<dyn EventSink>,
     pub limits: SocketLimits,
+    pub stats: super::stats::SocketStats,
 }
 
 impl SocketShared {
     pub fn new(sink: Arc<dyn EventSink>, limits: SocketLimits) -> Self {
-        Self { state: Mutex::new(SocketState::default()), sink, limits }
+        Self { state: Mutex::new(SocketState::default()), sink, limits, stats: Default::default() }
     }
 
     fn lock(&self) -> MutexGuard<'_, SocketState> {
@@ -120,6 +121,11 @@ impl SocketShared {
 
     pub fn id(&self) -> Option<String> {
         self.lock().id.clone()
+    }
+
+    /// Emits waiting in the send buffer or the retry queue.
+    pub fn buffered(&self) -> usize {
+        self.lock().buffered
     }
 
     pub fn is_recovered(&self) -> bool {

@@ -287,6 +287,11 @@ impl Dispatcher {
     }
 
     /// Removes every catch-all listener; returns how many there were.
+    /// Listeners registered now (once-listeners that ran are gone).
+    pub fn listener_count(&self) -> usize {
+        lock(&self.table).listeners.iter().filter(|l| !l.spent).count()
+    }
+
     pub fn remove_any_listeners(&self) -> usize {
         let ids: Vec<u64> =
             lock(&self.table).listeners.iter().filter(|l| l.kind == EventKind::Any).map(|l| l.id).collect();
