@@ -3,10 +3,13 @@ package dev.realtime
 import java.util.concurrent.Executor
 import java.util.concurrent.RejectedExecutionException
 import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.locks.ReentrantLock
+import kotlin.concurrent.withLock
 
 /**
  * The native side of one client: its handle and every JNI token (global reference) it owns. It never
- * references the RealtimeClient, so it can be the cleaner action (ReferenceCleaner) that frees a forgotten client.
+ * references the RealtimeClient, so it can be the cleaner action (ReferenceCleaner) that frees a
+ * forgotten client.
  *
  * Lifetime rules:
  *  - a token is recorded here before the library gets it, so close() always finds it;
@@ -199,7 +202,8 @@ internal interface Tokened {
  * and (unless cancel was called from inside one of them) none is still running.
  */
 internal class Registration {
-    private val lock = Object()
+    private val lock = ReentrantLock()
+    private val idle = lock.newCondition()
     private var cancelled = false
     /** Set (under the ClientState's lock) once a once-listener's call has run: nothing left to cancel. */
     var forgotten = false
@@ -209,16 +213,16 @@ internal class Registration {
     /** Runs [block] unless cancelled; returns whether it ran. */
     fun enter(block: () -> Unit): Boolean {
         val thread = Thread.currentThread()
-        synchronized(lock) {
+        lock.withLock {
             if (cancelled) return false
             running.add(thread)
         }
         try {
             block()
         } finally {
-            synchronized(lock) {
+            lock.withLock {
                 running.remove(thread)
-                if (running.isEmpty()) lock.notifyAll()
+                if (running.isEmpty()) idle.signalAll()
             }
         }
         return true
@@ -231,18 +235,10 @@ internal class Registration {
      */
     fun cancel() {
         val thread = Thread.currentThread()
-        synchronized(lock) {
+        lock.withLock {
             cancelled = true
             if (thread in running) return
-            var interrupted = false
-            while (running.isNotEmpty()) {
-                try {
-                    lock.wait()
-                } catch (_: InterruptedException) {
-                    interrupted = true
-                }
-            }
-            if (interrupted) thread.interrupt()
+            while (running.isNotEmpty()) idle.awaitUninterruptibly()
         }
     }
 }
