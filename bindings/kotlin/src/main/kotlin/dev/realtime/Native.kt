@@ -19,6 +19,11 @@ import java.io.FileOutputStream
 internal object Native {
     const val LIBRARY = "realtime_jni"
 
+    /** How the library was loaded: "property", "loadLibrary" or "jar" (a test hook). */
+    @Volatile
+    var loadedFrom: String = ""
+        private set
+
     init {
         load()
     }
@@ -27,10 +32,12 @@ internal object Native {
         val explicit = System.getProperty("realtime.jni.lib")
         if (!explicit.isNullOrEmpty()) {
             System.load(File(explicit).absolutePath)
+            loadedFrom = "property"
             return
         }
         val fromPath = try {
             System.loadLibrary(LIBRARY)
+            loadedFrom = "loadLibrary"
             return
         } catch (e: UnsatisfiedLinkError) {
             e
@@ -53,6 +60,7 @@ internal object Native {
                 }
             }
             System.load(tmp.absolutePath)
+            loadedFrom = "jar"
         } finally {
             // Mapped already; the file is not needed any more on Linux.
             tmp.delete()
