@@ -3,10 +3,13 @@ package dev.realtime
 import java.util.concurrent.Executor
 import java.util.concurrent.RejectedExecutionException
 import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.locks.ReentrantLock
+import kotlin.concurrent.withLock
 
 /**
  * The native side of one client: its handle and every JNI token (global reference) it owns. It never
- * references the RealtimeClient, so it can be the Cleaner action that frees a forgotten client.
+ * references the RealtimeClient, so it can be the cleaner action (ReferenceCleaner) that frees a
+ * forgotten client.
  *
  * Lifetime rules:
  *  - a token is recorded here before the library gets it, so close() always finds it;
@@ -30,6 +33,11 @@ internal class ClientState(val handle: Long) : Runnable {
     private val pending = HashMap<Long, OneShot>()
     /** ids of catch-all listeners (for offAny) */
     private val anyIds = HashSet<Long>()
+    /**
+     * listener id -> its gate, while off(id) can still stop a call: for a once-listener, also after the
+     * library dropped it, until its queued call has run.
+     */
+    private val registrations = HashMap<Long, Registration>()
 
     fun closedError() = IllegalStateException("the RealtimeClient is closed")
 
@@ -82,21 +90,45 @@ internal class ClientState(val handle: Long) : Runnable {
                 listeners[id] = token
                 if (any) anyIds.add(id)
             }
+            // ... and its call may still be queued: off(id) must be able to stop it.
+            if (callback is ListenerCallback && !callback.registration.forgotten) {
+                registrations[id] = callback.registration
+            }
         }
         return id
     }
 
-    /** Removes listener [id] (realtime_off) and deletes its token. */
+    /**
+     * Removes listener [id] (realtime_off) and deletes its token. When it returns, no call of that
+     * listener starts any more (calls still queued on the executor are dropped), and none is running,
+     * unless off() was called from inside one (then that one, and any other already running, finish).
+     */
     fun off(id: Long) {
         checkOpen()
-        val token = synchronized(lock) {
+        val token: Long?
+        val registration: Registration?
+        synchronized(lock) {
             anyIds.remove(id)
-            listeners.remove(id)
+            token = listeners.remove(id)
+            registration = registrations.remove(id)
         }
+        // realtime_off waits for a running library callback of the listener (which only queues a task);
+        // then the gate stops the queued tasks and waits for a running one.
         val status = Native.nOff(handle, id)
+        registration?.cancel()
         if (token != null) releaseToken(token)
+        // A once-listener the library dropped (it fired) whose call had not run yet: cancelled above.
+        if (token == null && registration != null && status == Status.UNKNOWN_LISTENER) return
         check(status)
         if (token == null) throw RealtimeException(Status.UNKNOWN_LISTENER, "no listener with id $id")
+    }
+
+    /** A once-listener's call ran (or was dropped): off(id) has nothing to stop any more. */
+    fun forgetRegistration(registration: Registration) {
+        synchronized(lock) {
+            registration.forgotten = true
+            registrations.values.remove(registration)
+        }
     }
 
     fun anyListenerIds(): List<Long> = synchronized(lock) { anyIds.toList() }
@@ -106,6 +138,15 @@ internal class ClientState(val handle: Long) : Runnable {
         synchronized(lock) {
             tokens.remove(token)
             pending.remove(token)
+            listeners.entries.removeAll { (id, t) -> (t == token).also { if (it) registrations.remove(id) } }
+        }
+        Native.nUnregister(token)
+    }
+
+    /** [releaseToken] for a once-listener that fired: its registration stays until its call has run. */
+    fun releaseFiredOnce(token: Long) {
+        synchronized(lock) {
+            tokens.remove(token)
             listeners.values.remove(token)
         }
         Native.nUnregister(token)
@@ -129,7 +170,7 @@ internal class ClientState(val handle: Long) : Runnable {
 
     val isClosed: Boolean get() = closed
 
-    /** close() and the Cleaner: runs once (through the Cleanable). */
+    /** close() and the cleaner: runs once (through the Cleanable). */
     override fun run() {
         synchronized(lock) { closed = true }
         Native.nFree(handle)
@@ -142,6 +183,7 @@ internal class ClientState(val handle: Long) : Runnable {
             pending.clear()
             listeners.clear()
             anyIds.clear()
+            registrations.clear()
         }
         for (token in toDelete) Native.nUnregister(token)
         val error = IllegalStateException("the RealtimeClient was closed before the answer came")
@@ -155,14 +197,70 @@ internal interface Tokened {
 }
 
 /**
+ * The gate of one listener: every task it queues on the application's executor passes through [enter]
+ * before running the application's code. After [cancel] has returned, no task of this listener starts,
+ * and (unless cancel was called from inside one of them) none is still running.
+ */
+internal class Registration {
+    private val lock = ReentrantLock()
+    private val idle = lock.newCondition()
+    private var cancelled = false
+    /** Set (under the ClientState's lock) once a once-listener's call has run: nothing left to cancel. */
+    var forgotten = false
+    /** Threads running an invocation of this listener now (a thread appears once per nesting level). */
+    private val running = ArrayList<Thread>(1)
+
+    /** Runs [block] unless cancelled; returns whether it ran. */
+    fun enter(block: () -> Unit): Boolean {
+        val thread = Thread.currentThread()
+        lock.withLock {
+            if (cancelled) return false
+            running.add(thread)
+        }
+        try {
+            block()
+        } finally {
+            lock.withLock {
+                running.remove(thread)
+                if (running.isEmpty()) idle.signalAll()
+            }
+        }
+        return true
+    }
+
+    /**
+     * Marks the listener cancelled, then waits for its running invocations to finish, except when called
+     * from inside one of them (the caller is a handler of this very listener: waiting would deadlock, and
+     * the other invocations may be waiting for this one; it only marks).
+     */
+    fun cancel() {
+        val thread = Thread.currentThread()
+        lock.withLock {
+            cancelled = true
+            if (thread in running) return
+            while (running.isNotEmpty()) idle.awaitUninterruptibly()
+        }
+    }
+}
+
+/**
  * Hands [block] to [executor]; exceptions of the application's code go to the thread's handler. With a
  * [gate], a task still queued when the client is closed is dropped: no listener starts after close().
+ * With a [registration], a task still queued when its listener is removed (off) is dropped, and off()
+ * waits for one that is running.
  */
-internal fun post(executor: Executor, gate: ClientState? = null, block: () -> Unit) {
+internal fun post(
+    executor: Executor,
+    gate: ClientState? = null,
+    registration: Registration? = null,
+    block: () -> Unit,
+): Boolean {
     try {
         executor.execute {
             try {
-                if (gate?.isClosed != true) block()
+                if (gate?.isClosed != true) {
+                    if (registration == null) block() else registration.enter(block)
+                }
             } catch (t: Throwable) {
                 val thread = Thread.currentThread()
                 thread.uncaughtExceptionHandler?.uncaughtException(thread, t) ?: t.printStackTrace()
@@ -170,7 +268,19 @@ internal fun post(executor: Executor, gate: ClientState? = null, block: () -> Un
         }
     } catch (_: RejectedExecutionException) {
         // The application shut its executor down: the event is dropped.
+        return false
     }
+    return true
+}
+
+/** A listener that delivers on the application's executor, through its own [registration] gate. */
+internal abstract class ListenerCallback(
+    private val executor: Executor,
+    private val gate: ClientState?,
+) : NativeCallback() {
+    val registration = Registration()
+
+    protected fun deliver(block: () -> Unit) = post(executor, gate, registration, block)
 }
 
 /** A one-shot answer (ack, members): [complete] or [fail] wins once. */
@@ -220,67 +330,84 @@ internal class MembersCallback(state: ClientState, private val result: (Result<S
 // ---- listeners: each hands its event to the application's executor ----
 
 internal class VoidListener(
-    private val executor: Executor,
-    private val gate: ClientState?,
+    executor: Executor,
+    gate: ClientState?,
     private val f: () -> Unit,
-) : NativeCallback() {
-    override fun onVoid() = post(executor, gate, f)
+) : ListenerCallback(executor, gate) {
+    override fun onVoid() {
+        deliver(f)
+    }
 }
 
 internal class TextListener(
-    private val executor: Executor,
-    private val gate: ClientState?,
+    executor: Executor,
+    gate: ClientState?,
     private val f: (String) -> Unit,
-) : NativeCallback() {
+) : ListenerCallback(executor, gate) {
     override fun onText(text: ByteArray) {
         val s = Native.str(text)
-        post(executor, gate) { f(s) }
+        deliver { f(s) }
     }
 }
 
 internal class ErrorListener(
-    private val executor: Executor,
-    private val gate: ClientState?,
+    executor: Executor,
+    gate: ClientState?,
     private val f: (String, String) -> Unit,
-) : NativeCallback() {
+) : ListenerCallback(executor, gate) {
     override fun onText2(first: ByteArray, second: ByteArray) {
         val message = Native.str(first)
         val data = Native.str(second)
-        post(executor, gate) { f(message, data) }
+        deliver { f(message, data) }
     }
 }
 
 internal class CountListener(
-    private val executor: Executor,
-    private val gate: ClientState?,
+    executor: Executor,
+    gate: ClientState?,
     private val f: (Int) -> Unit,
-) : NativeCallback() {
-    override fun onCount(n: Int) = post(executor, gate) { f(n) }
+) : ListenerCallback(executor, gate) {
+    override fun onCount(n: Int) {
+        deliver { f(n) }
+    }
 }
 
 internal class EventListener(
-    private val executor: Executor,
+    executor: Executor,
     private val state: ClientState,
     private val once: Boolean,
     private val f: (RealtimeEvent) -> Unit,
-) : NativeCallback(), Tokened {
+) : ListenerCallback(executor, state), Tokened {
     override var token: Long = 0
 
     override fun onEvent(name: ByteArray, args: ByteArray, buffers: Array<ByteArray>, ackId: Long) {
-        // The library removed a once-listener before this call: release its global reference.
-        if (once) state.releaseToken(token)
         val event = RealtimeEvent(Native.str(name), Native.str(args), buffers.asList(), ackId, state)
-        post(executor, state) { f(event) }
+        if (!once) {
+            deliver { f(event) }
+            return
+        }
+        // The library removed a once-listener before this call: release its global reference, but keep
+        // its registration until the queued call has run, so that off(id) meanwhile still cancels it.
+        state.releaseFiredOnce(token)
+        val queued = deliver {
+            try {
+                f(event)
+            } finally {
+                state.forgetRegistration(registration)
+            }
+        }
+        // Not queued (the executor refused it): off(id) has nothing to stop.
+        if (!queued) state.forgetRegistration(registration)
     }
 }
 
 internal class ChannelListener(
-    private val executor: Executor,
-    private val gate: ClientState?,
+    executor: Executor,
+    gate: ClientState?,
     private val f: (ChannelEvent) -> Unit,
-) : NativeCallback() {
+) : ListenerCallback(executor, gate) {
     override fun onChannel(channel: ByteArray?, memberId: ByteArray?, data: ByteArray) {
         val event = ChannelEvent(Native.strOrNull(channel), Native.strOrNull(memberId), Native.str(data))
-        post(executor, gate) { f(event) }
+        deliver { f(event) }
     }
 }

@@ -1,8 +1,7 @@
 package dev.realtime
 
 import java.io.File
-import java.nio.file.Files
-import java.nio.file.StandardCopyOption
+import java.io.FileOutputStream
 
 /**
  * The JNI surface of `librealtime_jni.so` (src/main/c/realtime_jni.c). Strings cross as UTF-8 byte
@@ -11,12 +10,19 @@ import java.nio.file.StandardCopyOption
  *
  * Loading, in this order:
  *  1. the system property `realtime.jni.lib`: an absolute path to librealtime_jni.so (System.load);
- *  2. the copy bundled in the jar (dev/realtime/native/linux-x86_64/librealtime_jni.so), extracted to a
- *     temporary file;
- *  3. System.loadLibrary("realtime_jni") (java.library.path).
+ *  2. System.loadLibrary("realtime_jni"): on Android, the AAR's `jni/<abi>/librealtime_jni.so` that the
+ *     app packages; on the JVM, a copy on java.library.path;
+ *  3. the copy bundled in the jar (dev/realtime/native/<os>-<arch>/librealtime_jni.so, linux-x86_64
+ *     today), extracted to a temporary file.
+ * Only java.io is used (java.nio.file is Android API 26+).
  */
 internal object Native {
-    const val RESOURCE = "/dev/realtime/native/linux-x86_64/librealtime_jni.so"
+    const val LIBRARY = "realtime_jni"
+
+    /** How the library was loaded: "property", "loadLibrary" or "jar" (a test hook). */
+    @Volatile
+    var loadedFrom: String = ""
+        private set
 
     init {
         load()
@@ -26,22 +32,53 @@ internal object Native {
         val explicit = System.getProperty("realtime.jni.lib")
         if (!explicit.isNullOrEmpty()) {
             System.load(File(explicit).absolutePath)
+            loadedFrom = "property"
             return
         }
-        val bundled = Native::class.java.getResourceAsStream(RESOURCE)
-        if (bundled != null) {
-            val tmp = Files.createTempFile("librealtime_jni", ".so")
-            try {
-                bundled.use { Files.copy(it, tmp, StandardCopyOption.REPLACE_EXISTING) }
-                System.load(tmp.toAbsolutePath().toString())
-            } finally {
-                // Mapped already; the file is not needed any more on Linux.
-                Files.deleteIfExists(tmp)
+        val fromPath = try {
+            System.loadLibrary(LIBRARY)
+            loadedFrom = "loadLibrary"
+            return
+        } catch (e: UnsatisfiedLinkError) {
+            e
+        }
+        val bundled = Native::class.java.getResourceAsStream(resourcePath())
+            ?: throw UnsatisfiedLinkError(
+                "lib$LIBRARY not found: not on java.library.path (${fromPath.message}) and not in the jar " +
+                    "for ${platform()} (set -Drealtime.jni.lib=/path/to/librealtime_jni.so)",
+            )
+        val tmp = File.createTempFile("librealtime_jni", ".so")
+        try {
+            bundled.use { input ->
+                FileOutputStream(tmp).use { output ->
+                    val buffer = ByteArray(64 * 1024)
+                    while (true) {
+                        val n = input.read(buffer)
+                        if (n < 0) break
+                        output.write(buffer, 0, n)
+                    }
+                }
             }
-            return
+            System.load(tmp.absolutePath)
+            loadedFrom = "jar"
+        } finally {
+            // Mapped already; the file is not needed any more on Linux.
+            tmp.delete()
         }
-        System.loadLibrary("realtime_jni")
     }
+
+    /** "linux-x86_64", "linux-aarch64", ... (the jar's resource directory for this JVM). */
+    private fun platform(): String {
+        val os = System.getProperty("os.name").orEmpty().lowercase().let { if (it.startsWith("linux")) "linux" else it }
+        val arch = when (val a = System.getProperty("os.arch").orEmpty().lowercase()) {
+            "amd64", "x86_64" -> "x86_64"
+            "arm64", "aarch64" -> "aarch64"
+            else -> a
+        }
+        return "$os-$arch"
+    }
+
+    private fun resourcePath() = "/dev/realtime/native/${platform()}/librealtime_jni.so"
 
     fun utf8(s: String): ByteArray {
         require(s.indexOf('\u0000') < 0) { "strings passed to realtime cannot contain NUL characters" }

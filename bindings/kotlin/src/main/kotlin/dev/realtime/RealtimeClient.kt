@@ -1,6 +1,5 @@
 package dev.realtime
 
-import java.lang.ref.Cleaner
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.Executor
 import java.util.concurrent.Executors
@@ -39,22 +38,24 @@ class RealtimeClient private constructor(
     constructor(url: String, options: Map<String, Any?>, executor: Executor = defaultExecutor) :
         this(url, Json.encode(options), executor)
 
-    // The safety net: frees the native client if the application drops this object without close().
-    private val cleanable: Cleaner.Cleanable = CLEANER.register(this, state)
+    // The safety net: frees the native client if the application drops this object without close()
+    // (a PhantomReference drained by the library's own daemon thread; java.lang.ref.Cleaner is API 33+
+    // on Android).
+    private val cleanable: ReferenceCleaner.Cleanable = ReferenceCleaner.register(this, state)
 
     private val lifecycleSink = MutableSharedFlow<LifecycleEvent>(
         extraBufferCapacity = 4096,
         onBufferOverflow = BufferOverflow.DROP_OLDEST,
     )
 
-    init {
-        try {
-            registerLifecycle(state, lifecycleSink)
-        } catch (t: Throwable) {
-            close()
-            throw t
-        }
-    }
+    private val lifecycleView: SharedFlow<LifecycleEvent> = lifecycleSink.asSharedFlow()
+
+    /**
+     * The flow's native listeners are registered at the first use of [lifecycle], not at construction:
+     * a listener of the library ends its initial hold of the connect event, so listeners registered at
+     * construction would let the first connect pass before the application's onConnect is registered.
+     */
+    private val lifecycleRegistered = java.util.concurrent.atomic.AtomicBoolean(false)
 
     // ---- connection ----
 
@@ -150,7 +151,15 @@ class RealtimeClient private constructor(
     fun onReconnectFailed(listener: () -> Unit): Long =
         state.addListener(VoidListener(executor, state, listener)) { h, t -> Native.nOnLifecycle(h, 5, t) }
 
-    /** Removes a listener (any kind). Throws RealtimeException(UNKNOWN_LISTENER) for an unknown id. */
+    /**
+     * Removes a listener (any kind). Once off() has returned, that listener never starts again: its
+     * calls still queued on the executor are dropped, and off() waits for a call of it that is running
+     * on another thread (so the resources it uses can be released right after). Called from inside that
+     * very listener, it does not wait (that would deadlock): the current call finishes, no other starts.
+     * Do not call it while holding a lock the listener takes. Works for a [once] listener whose event
+     * arrived but whose call has not run yet (it is dropped). Throws RealtimeException(UNKNOWN_LISTENER)
+     * for an unknown id (or a once-listener that has run).
+     */
     fun off(listenerId: Long) = state.off(listenerId)
 
     /**
@@ -159,8 +168,19 @@ class RealtimeClient private constructor(
      * thread (not through the executor): the collector's coroutine context decides where they run. A
      * collector more than 4096 events behind loses the oldest. Use `onSubscription { }` to know when a
      * collector is subscribed. Completes never; cancel the collection (it ends nothing on the client).
+     * The flow starts listening at the first read of this property.
      */
-    val lifecycle: SharedFlow<LifecycleEvent> = lifecycleSink.asSharedFlow()
+    val lifecycle: SharedFlow<LifecycleEvent>
+        get() {
+            if (!lifecycleRegistered.get() && lifecycleRegistered.compareAndSet(false, true)) {
+                try {
+                    registerLifecycle(state, lifecycleSink)
+                } catch (_: IllegalStateException) {
+                    // Closed: the flow never emits.
+                }
+            }
+            return lifecycleView
+        }
 
     // ---- events ----
 
@@ -343,8 +363,6 @@ class RealtimeClient private constructor(
         if (state.isClosed) "RealtimeClient(closed)" else "RealtimeClient(connected=${Native.nIsConnected(state.handle)})"
 
     companion object {
-        private val CLEANER: Cleaner = Cleaner.create()
-
         /** The executor used when none is given: one daemon thread, shared by all clients. */
         @JvmStatic
         val defaultExecutor: Executor by lazy {
@@ -361,7 +379,7 @@ class RealtimeClient private constructor(
             return handle
         }
 
-        /** The flow's listeners: they reference the flow only, never the client (the Cleaner needs that). */
+        /** The flow's listeners: they reference the flow only, never the client (the cleaner needs that). */
         private fun registerLifecycle(state: ClientState, sink: MutableSharedFlow<LifecycleEvent>) {
             val direct = Executor { it.run() }
             val emit: (LifecycleEvent) -> Unit = { sink.tryEmit(it) }

@@ -58,7 +58,7 @@ class ResourceTest {
     }
 
     @Test
-    fun `the Cleaner frees a client the application forgot to close`() {
+    fun `the cleaner frees a client the application forgot to close`() {
         val clients0 = Native.nLiveClients()
         val tokens0 = Native.nLiveTokens()
         fun forget() {
@@ -75,7 +75,7 @@ class ResourceTest {
             System.gc()
             Thread.sleep(20)
         }
-        assertEquals(clients0, Native.nLiveClients(), "the Cleaner freed the forgotten clients")
+        assertEquals(clients0, Native.nLiveClients(), "the cleaner freed the forgotten clients")
         assertEquals(tokens0, Native.nLiveTokens(), "and deleted their global references")
     }
 
