@@ -30,16 +30,48 @@ const MAX_WRITE_BATCH_BYTES: usize = 64 << 10;
 /// Where and how to open the transport.
 #[derive(Debug)]
 pub struct EngineTarget {
-    pub url: Url,
+    /// The client's URL first, then the `failoverUrls`; never empty.
+    pub endpoints: Vec<EngineEndpoint>,
+    /// The endpoint the next attempt goes to (the manager task moves it after a failed attempt).
+    pub current: std::sync::atomic::AtomicUsize,
     pub headers: Vec<(String, String)>,
-    pub tls: Option<TlsConfig>,
     pub timeout: Duration,
-    /// The `proxy` option: tunnel through it.
-    pub proxy: Option<transport::Proxy>,
     /// `transports`, `upgrade`, `rememberUpgrade`, `tryAllTransports`.
     pub plan: TransportPlan,
     /// The transport in use, shared with the client (`realtime_transport_name`).
     pub state: Arc<TransportState>,
+}
+
+/// One server of the cluster: its Engine.IO URL, TLS (for `wss`) and proxy (the `proxy` option, or the
+/// environment's for its host).
+#[derive(Debug)]
+pub struct EngineEndpoint {
+    pub url: Url,
+    pub tls: Option<TlsConfig>,
+    pub proxy: Option<transport::Proxy>,
+}
+
+impl EngineTarget {
+    /// The endpoint the next attempt goes to.
+    pub fn endpoint(&self) -> &EngineEndpoint {
+        let index = self.current.load(std::sync::atomic::Ordering::Relaxed);
+        &self.endpoints[index % self.endpoints.len()]
+    }
+
+    /// After a failed attempt: the next endpoint (round robin); whether there was another one.
+    pub fn fail_over(&self) -> bool {
+        if self.endpoints.len() < 2 {
+            return false;
+        }
+        let next = (self.current.load(std::sync::atomic::Ordering::Relaxed) + 1) % self.endpoints.len();
+        self.current.store(next, std::sync::atomic::Ordering::Relaxed);
+        true
+    }
+
+    /// `scheme://host:port` of the current endpoint (no user-info, path or query): for stats.
+    pub fn current_origin(&self) -> String {
+        self.endpoint().url.origin().ascii_serialization()
+    }
 }
 
 /// Why an attempt to open failed: `connect_error`'s message and data.
@@ -106,11 +138,12 @@ impl EngineConnection {
     }
 
     async fn open_inner(target: &EngineTarget, gates: ConnectionGates) -> Result<Self, OpenFailure> {
+        let endpoint = target.endpoint();
         let transport_target = transport::TransportTarget {
-            url: &target.url,
+            url: &endpoint.url,
             headers: &target.headers,
-            tls: target.tls.as_ref(),
-            proxy: target.proxy.as_ref(),
+            tls: endpoint.tls.as_ref(),
+            proxy: endpoint.proxy.as_ref(),
             plan: &target.plan,
             probe_timeout: target.timeout,
         };

@@ -141,7 +141,7 @@ pub struct ManagerTask {
 
 impl ManagerTask {
     pub fn new(
-        target: EngineTarget,
+        target: Arc<EngineTarget>,
         policy: ReconnectPolicy,
         commands: mpsc::UnboundedReceiver<Box<Command>>,
         gates: ConnectionGates,
@@ -152,7 +152,7 @@ impl ManagerTask {
             policy.randomization_factor,
         );
         Self {
-            target: Arc::new(target),
+            target,
             policy,
             commands,
             slots: BTreeMap::new(),
@@ -362,6 +362,10 @@ impl ManagerTask {
     }
 
     fn stop_engine(&mut self) {
+        if matches!(self.phase, Phase::Open(_)) {
+            log::info!("disconnected from {}: io client disconnect", self.target.endpoint().url);
+            self.gates.stats.disconnected("io client disconnect");
+        }
         self.forget_auth_requests();
         self.tombstones.clear();
         self.reconnecting = false;
@@ -377,7 +381,7 @@ impl ManagerTask {
 
     fn start_open(&mut self) {
         self.skip_reconnect = false;
-        log::info!("connecting to {}", self.target.url);
+        log::info!("connecting to {}", self.target.endpoint().url);
         self.phase = Phase::Connecting(self.open_attempt());
     }
 
@@ -396,7 +400,7 @@ impl ManagerTask {
     fn on_open(&mut self, connection: EngineConnection) {
         log::info!(
             "connected to {} over {} (pingInterval {} ms, pingTimeout {} ms, maxPayload {} bytes)",
-            self.target.url,
+            self.target.endpoint().url,
             self.target.state.active().map_or("no transport", |kind| kind.name()),
             connection.handshake.ping_interval_ms,
             connection.handshake.ping_timeout_ms,
@@ -526,8 +530,11 @@ impl ManagerTask {
     }
 
     fn on_open_failed(&mut self, failure: OpenFailure) {
-        log::warn!("connection attempt to {} failed: {}", self.target.url, failure.message);
+        log::warn!("connection attempt to {} failed: {}", self.target.endpoint().url, failure.message);
         self.gates.stats.failed_attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.target.fail_over() {
+            log::info!("failing over to {}", self.target.endpoint().url);
+        }
         self.phase = Phase::Idle;
         self.publish_to_active(|| Event::Error { message: failure.message.clone(), data: failure.data.clone() });
         self.reconnecting = false;
@@ -586,13 +593,13 @@ impl ManagerTask {
 
     fn on_retry(&mut self) {
         let attempt = self.backoff.attempts();
-        log::info!("connecting to {} (reconnect attempt {attempt})", self.target.url);
+        log::info!("connecting to {} (reconnect attempt {attempt})", self.target.endpoint().url);
         self.publish_to_active(|| Event::ReconnectAttempt(attempt));
         self.phase = Phase::Connecting(self.open_attempt());
     }
 
     fn on_close(&mut self, reason: &'static str) {
-        log::info!("disconnected from {}: {reason}", self.target.url);
+        log::info!("disconnected from {}: {reason}", self.target.endpoint().url);
         self.gates.stats.disconnected(reason);
         // What the writer never took goes back to each socket's offline buffer, in order, before
         // the acks of what was sent fail.

@@ -20,7 +20,7 @@ pub use options::{ClientOptions, Endpoint};
 use crate::error::{Error, Result};
 use crate::protocol::socketio::{is_reserved_event, validate_outgoing, MAX_ATTACHMENTS};
 use crate::transport::{EnvironmentProxies, Proxy, TlsConfig, TlsSettings, TransportState};
-use engine::{ConnectionGates, EngineTarget};
+use engine::{ConnectionGates, EngineEndpoint, EngineTarget};
 use flow::{ReceiveGate, SendGate};
 use futures_util::FutureExt;
 pub use manager::AuthProvider;
@@ -45,10 +45,26 @@ struct ManagerHandle {
     gates: ConnectionGates,
     /// The transport in use now.
     transport: Arc<TransportState>,
+    /// The servers and which one is current (failover), shared with the task.
+    target: Arc<EngineTarget>,
 }
 
 impl ManagerHandle {
     fn start(endpoint: &Endpoint, options: &ClientOptions) -> Result<Arc<Self>> {
+        // The client's URL, then the failover URLs: same path, query and namespace, other servers.
+        let mut endpoints = vec![endpoint.clone()];
+        for (index, url) in options.failover_urls.iter().enumerate() {
+            let other =
+                Endpoint::parse(url).map_err(|e| Error::InvalidOptions(format!("failoverUrls[{index}]: {e}")))?;
+            if other.namespace != "/" {
+                return Err(Error::InvalidOptions(format!(
+                    "failoverUrls[{index}]: {url:?} has a path; the namespace comes from the client's URL"
+                )));
+            }
+            // The client URL's query goes along unless the failover URL has its own.
+            let query = if other.query.is_empty() { endpoint.query.clone() } else { other.query };
+            endpoints.push(Endpoint { namespace: endpoint.namespace.clone(), query, ..other });
+        }
         // Built (and every file read) whatever the scheme, so a bad TLS option is an error at once.
         let settings = TlsSettings {
             trust_store: options.trust_store,
@@ -57,30 +73,38 @@ impl ManagerHandle {
             client_cert_file: options.client_cert_file.as_deref(),
             client_key_file: options.client_key_file.as_deref(),
         };
-        let tls = if endpoint.secure || settings != TlsSettings::default() {
+        let any_secure = endpoints.iter().any(|e| e.secure);
+        let tls = if any_secure || settings != TlsSettings::default() {
             Some(TlsConfig::new(&settings).map_err(Error::InvalidOptions)?)
         } else {
             None
         };
-        let tls = tls.filter(|_| endpoint.secure);
         // An explicit `proxy` wins; the environment only when asked for and `proxy` is unset.
-        let proxy = match options.proxy.as_deref() {
-            Some(proxy) => Some(Proxy::parse(proxy).map_err(Error::InvalidOptions)?),
-            None if options.proxy_from_environment => {
-                let (host, port) = endpoint.host_port();
-                EnvironmentProxies::from_environment()
-                    .proxy_for(&host, port, endpoint.secure)
-                    .map_err(Error::InvalidOptions)?
-            }
-            None => None,
-        };
+        let explicit_proxy = options.proxy.as_deref().map(Proxy::parse).transpose().map_err(Error::InvalidOptions)?;
+        let environment =
+            (explicit_proxy.is_none() && options.proxy_from_environment).then(EnvironmentProxies::from_environment);
+        let mut targets = Vec::with_capacity(endpoints.len());
+        for endpoint in &endpoints {
+            let proxy = match (&explicit_proxy, &environment) {
+                (Some(proxy), _) => Some(proxy.clone()),
+                (None, Some(environment)) => {
+                    let (host, port) = endpoint.host_port();
+                    environment.proxy_for(&host, port, endpoint.secure).map_err(Error::InvalidOptions)?
+                }
+                (None, None) => None,
+            };
+            targets.push(EngineEndpoint {
+                url: endpoint.websocket_url(options),
+                tls: tls.clone().filter(|_| endpoint.secure),
+                proxy,
+            });
+        }
         let transport = Arc::new(TransportState::default());
         let target = EngineTarget {
-            url: endpoint.websocket_url(options),
+            endpoints: targets,
+            current: std::sync::atomic::AtomicUsize::new(0),
             headers: options.extra_headers.clone(),
-            tls,
             timeout: options.timeout,
-            proxy,
             plan: options.transports.clone(),
             state: Arc::clone(&transport),
         };
@@ -97,7 +121,8 @@ impl ManagerHandle {
             stats: Arc::new(stats::ConnectionStats::default()),
         };
         let (commands, receiver) = mpsc::unbounded_channel();
-        let task = ManagerTask::new(target, policy, receiver, gates.clone());
+        let target = Arc::new(target);
+        let task = ManagerTask::new(Arc::clone(&target), policy, receiver, gates.clone());
         runtime::runtime().spawn(async move {
             if AssertUnwindSafe(task.run()).catch_unwind().await.is_err() {
                 eprintln!("realtime: internal error: the connection task panicked; the client is stopped");
@@ -109,6 +134,7 @@ impl ManagerHandle {
             namespaces: Mutex::new(HashSet::new()),
             gates,
             transport,
+            target,
         }))
     }
 
@@ -331,6 +357,7 @@ impl Socket {
             "failedAttempts": load(&connection.failed_attempts),
             "lastDisconnectReason": connection.last_disconnect(),
             "transport": self.transport_name(),
+            "url": self.manager.target.current_origin(),
             "packetsIn": load(&connection.packets_in),
             "framesIn": load(&connection.frames_in),
             "bytesIn": load(&connection.bytes_in),

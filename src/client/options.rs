@@ -32,6 +32,8 @@ pub struct ClientOptions {
     pub proxy: Option<String>,
     /// Without `proxy`: take the proxy from `https_proxy` / `http_proxy` / `all_proxy` / `no_proxy`.
     pub proxy_from_environment: bool,
+    /// `failoverUrls`: more servers of the same cluster, tried in turn after a failed attempt.
+    pub failover_urls: Vec<String>,
     /// `transports` (default `["websocket","polling"]`), `upgrade` (true), `rememberUpgrade` (false),
     /// `tryAllTransports` (true).
     pub transports: TransportPlan,
@@ -84,6 +86,7 @@ impl Default for ClientOptions {
             trust_store: TrustStore::System,
             proxy: None,
             proxy_from_environment: false,
+            failover_urls: Vec::new(),
             transports: TransportPlan::default(),
             auth_timeout: Duration::from_millis(DEFAULT_AUTH_TIMEOUT_MS),
             pinned_public_keys: Vec::new(),
@@ -180,6 +183,7 @@ impl ClientOptions {
                 "trustStore" => options.trust_store = field.trust_store()?,
                 "proxy" => options.proxy = field.optional_string()?.map(str::to_owned),
                 "proxyFromEnvironment" => options.proxy_from_environment = field.boolean()?,
+                "failoverUrls" => options.failover_urls = field.strings()?,
                 "transports" => options.transports.transports = field.transports()?,
                 "upgrade" => options.transports.upgrade = field.boolean()?,
                 "rememberUpgrade" => options.transports.remember_upgrade = field.boolean()?,

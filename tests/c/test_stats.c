@@ -147,6 +147,12 @@ int main(void) {
     NOTE("100,000 snapshots in %lld ms", (long long)took);
     CHECK(took < 5000, "100,000 snapshots took %lld ms", (long long)took);
 
+    NOTE("realtime_close: the reason is the client's");
+    CHECK(realtime_close(c) == REALTIME_STATUS_OK, "close");
+    int64_t until = rt_now_ms() + 5000;
+    while (strcmp(str(c, "lastDisconnectReason"), "io client disconnect") != 0 && rt_now_ms() < until) rt_sleep_ms(5);
+    CHECK(strcmp(str(c, "lastDisconnectReason"), "io client disconnect") == 0, "%s", stats);
+    CHECK(strcmp(str(c, "state"), "idle") == 0, "state after close: %s", stats);
     realtime_free(c);
     CHECK(realtime_stats_json(c, stats, sizeof stats) == 0, "freed client gave stats");
     rt_log_free(log);
