@@ -115,7 +115,9 @@ final class LogHandlerSlot: @unchecked Sendable {
 
 let logTrampoline: realtime_log_fn = { ud, level, target, message in
     let box = Unmanaged<LogHandlerBox>.fromOpaque(ud!).takeUnretainedValue()
-    box.handler(LogRecord(level: LogLevel(level), target: string(target) ?? "", message: string(message) ?? ""))
+    let record = LogRecord(level: LogLevel(level), target: string(target) ?? "", message: string(message) ?? "")
+    // Alive for the whole call even if the handler replaces itself (setLogHandler releases it then).
+    withExtendedLifetime(box) { box.handler(record) }
 }
 
 extension RealtimeClient {
@@ -127,7 +129,8 @@ extension RealtimeClient {
     ///   record to your own queue or logger. It may call the client; records made inside it are dropped.
     /// - When this returns, the previous handler is not running and never runs again, and it has been
     ///   released (with whatever it captured).
-    /// - Do not call it from inside a log handler (it could wait for that very handler to return).
+    /// - A handler may replace or remove itself, but do not call this from inside a log handler while
+    ///   another thread may call it too: that call waits for the running handler, which waits for it.
     ///
     ///     RealtimeClient.setLogHandler(minLevel: .info) { record in print(record) }
     public static func setLogHandler(minLevel: LogLevel = .info, _ handler: (@Sendable (LogRecord) -> Void)?) {

@@ -771,6 +771,24 @@ final class RealtimeTests: XCTestCase {
         XCTAssertGreaterThan(traced.value, 0, "packets are traced at .trace")
     }
 
+    /// A handler may remove itself (it stays alive until its own call returned).
+    func testLogHandlerRemovesItself() throws {
+        _ = try serverURL()
+        let calls = Locked(0)
+        let removed = expectation(description: "removed itself")
+        RealtimeClient.setLogHandler(minLevel: .info) { _ in
+            calls.mutate { $0 += 1 }
+            RealtimeClient.setLogHandler(nil)
+            removed.fulfill()
+        }
+        defer { RealtimeClient.setLogHandler(nil) }
+        let client = try connectedClient()
+        wait(for: [removed], timeout: 10)
+        client.close()
+        XCTAssertFalse(LogHandlerSlot.shared.isSet)
+        XCTAssertEqual(calls.value, 1)
+    }
+
     // MARK: - Stats
 
     func testStats() throws {
