@@ -697,6 +697,178 @@ final class RealtimeTests: XCTestCase {
         return (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
+    // MARK: - Logging
+
+    /// Records arrive at .info and above; setLogHandler(nil) stops them and releases the handler at once.
+    func testLogHandler() throws {
+        let url = try serverURL()
+        let records = Locked<[LogRecord]>([])
+        let connectedRecord = expectation(description: "a 'connected to' record")
+        connectedRecord.assertForOverFulfill = false
+        final class Token: Sendable {}
+        var token: Token? = Token()
+        let weakToken = Weak(token!)
+        RealtimeClient.setLogHandler(minLevel: .info) { [token] record in
+            _ = token
+            records.mutate { $0.append(record) }
+            if record.message.contains("connected to") { connectedRecord.fulfill() }
+        }
+        token = nil
+        XCTAssertTrue(LogHandlerSlot.shared.isSet)
+        do {
+            let client = try RealtimeClient(url: url, options: Self.fast)
+            defer { client.close() }
+            wait(for: [connectedRecord], timeout: 10)
+        }
+        RealtimeClient.setLogHandler(nil)
+        XCTAssertFalse(LogHandlerSlot.shared.isSet)
+        XCTAssertNil(weakToken.object, "the replaced handler is released when setLogHandler returns")
+
+        let seen = records.value
+        let connected = try XCTUnwrap(seen.first { $0.message.contains("connected to") }, "\(seen)")
+        XCTAssertEqual(connected.level, .info, "\(connected)")
+        XCTAssertTrue(connected.target.hasPrefix("realtime"), connected.target)
+        XCTAssertTrue(connected.message.contains("websocket"), connected.message)
+        XCTAssertTrue(seen.allSatisfy { $0.level <= .info }, "only .info and more severe: \(seen)")
+        XCTAssertFalse(seen.contains { $0.message.hasSuffix("\n") })
+
+        // Off: a whole session (connect, disconnect, close) makes no record.
+        let count = seen.count
+        let client = try connectedClient()
+        try client.disconnect()
+        client.close()
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertEqual(records.value.count, count, "no record after setLogHandler(nil): \(records.value.dropFirst(count))")
+    }
+
+    /// A handler replaced by another one (more verbose) is released; levels map to the C values.
+    func testLogHandlerReplacedAndLevels() throws {
+        XCTAssertEqual(LogLevel.allCases.map(\.rawValue), [1, 2, 3, 4, 5])
+        XCTAssertEqual(LogLevel.error.cLevel, REALTIME_LOG_LEVEL_ERROR)
+        XCTAssertEqual(LogLevel.trace.cLevel, REALTIME_LOG_LEVEL_TRACE)
+        XCTAssertEqual(LogLevel(REALTIME_LOG_LEVEL_WARN), .warn)
+        XCTAssertTrue(LogLevel.error < .warn && LogLevel.debug < .trace)
+        XCTAssertEqual(LogRecord(level: .warn, target: "t", message: "m").description, "[warn] t: m")
+
+        final class Token: Sendable {}
+        var first: Token? = Token()
+        let weakFirst = Weak(first!)
+        RealtimeClient.setLogHandler(minLevel: .error) { [first] _ in _ = first }
+        first = nil
+        XCTAssertNotNil(weakFirst.object, "held while set")
+        let traced = Locked(0)
+        RealtimeClient.setLogHandler(minLevel: .trace) { record in
+            if record.level == .trace { traced.mutate { $0 += 1 } }
+        }
+        XCTAssertNil(weakFirst.object, "released once replaced")
+        defer { RealtimeClient.setLogHandler(nil) }
+        guard (try? serverURL()) != nil else { return }
+        let client = try connectedClient()
+        try client.emit("hello", "world")
+        Thread.sleep(forTimeInterval: 0.2)
+        client.close()
+        RealtimeClient.setLogHandler(nil)
+        XCTAssertGreaterThan(traced.value, 0, "packets are traced at .trace")
+    }
+
+    /// A handler may remove itself (it stays alive until its own call returned).
+    func testLogHandlerRemovesItself() throws {
+        _ = try serverURL()
+        let calls = Locked(0)
+        let removed = expectation(description: "removed itself")
+        RealtimeClient.setLogHandler(minLevel: .info) { _ in
+            calls.mutate { $0 += 1 }
+            RealtimeClient.setLogHandler(nil)
+            removed.fulfill()
+        }
+        defer { RealtimeClient.setLogHandler(nil) }
+        let client = try connectedClient()
+        wait(for: [removed], timeout: 10)
+        client.close()
+        XCTAssertFalse(LogHandlerSlot.shared.isSet)
+        XCTAssertEqual(calls.value, 1)
+    }
+
+    // MARK: - Stats
+
+    func testStats() throws {
+        let url = try serverURL()
+        let client = try RealtimeClient(url: url, options: Self.fast.merging(["autoConnect": false]) { $1 })
+        addTeardownBlock { client.close() }
+        let idle = try client.stats()
+        XCTAssertEqual(idle.version, 1)
+        XCTAssertEqual(idle.state, "idle")
+        XCTAssertFalse(idle.connected)
+        XCTAssertEqual(idle.namespace, "/")
+        XCTAssertEqual(idle.connects, 0)
+        XCTAssertNil(idle.transport)
+        XCTAssertNil(idle.lastDisconnectReason)
+        XCTAssertNil(idle.lastAckRoundTripUs)
+        XCTAssertNil(idle.lastPingRoundTripUs)
+        XCTAssertEqual(idle.emits, 0)
+
+        let connected = expectation(description: "connected")
+        try client.onConnect { connected.fulfill() }
+        try client.open()
+        wait(for: [connected], timeout: 10)
+        let up = try client.stats()
+        XCTAssertEqual(up.state, "connected")
+        XCTAssertTrue(up.connected)
+        XCTAssertEqual(up.connects, 1)
+        XCTAssertEqual(up.transport, "websocket")
+        XCTAssertNotNil(up.msInEachState["connected"])
+        XCTAssertGreaterThan(up.packetsIn, 0)
+        XCTAssertGreaterThan(up.listeners, 0)
+
+        try client.emit("hello", 1)
+        try client.emit("hello", 2)
+        runAsync {
+            let answer = try await client.emitWithAck("echo", "ping", timeout: 5)
+            XCTAssertEqual(answer, ["ping"])
+        }
+        let after = try client.stats()
+        XCTAssertEqual(after.emits, 3, "every emit is counted")
+        XCTAssertEqual(after.acksAnswered, 1)
+        XCTAssertEqual(after.pendingAcks, 0)
+        XCTAssertNotNil(after.lastAckRoundTripUs)
+        XCTAssertNotNil(try waitForStats(client) { $0.packetsOut >= up.packetsOut + 3 }, "packetsOut")
+
+        // The server drops the connection: the reason, then a reconnection.
+        try client.emit("test:restart", ["downMs": 300])
+        let down = try XCTUnwrap(waitForStats(client) { $0.lastDisconnectReason != nil })
+        XCTAssertEqual(down.lastDisconnectReason, "transport close")
+        let again = try XCTUnwrap(waitForStats(client, timeout: 15) { $0.connected })
+        XCTAssertEqual(again.state, "connected")
+        XCTAssertEqual(again.connects, 2)
+        XCTAssertEqual(again.reconnects, 1)
+        XCTAssertEqual(again.emits, 4)
+        XCTAssertGreaterThan(again.msInEachState["connecting", default: 0] + again.msInEachState["waiting", default: 0], 0)
+
+        client.close()
+        assertThrows(.closed) { _ = try client.stats() }
+    }
+
+    /// The first snapshot satisfying `ok` within `timeout` seconds (counters are written per batch).
+    func waitForStats(_ client: RealtimeClient, timeout: TimeInterval = 5, _ ok: (RealtimeStats) -> Bool) throws -> RealtimeStats? {
+        let end = Date().addingTimeInterval(timeout)
+        repeat {
+            let stats = try client.stats()
+            if ok(stats) { return stats }
+            Thread.sleep(forTimeInterval: 0.01)
+        } while Date() < end
+        return nil
+    }
+
+    /// The stack buffer first, a heap buffer when the object does not fit (a long namespace).
+    func testStatsLargerThanTheStackBuffer() throws {
+        let long = "/" + String(repeating: "n", count: 5000)
+        let client = try RealtimeClient(url: "http://127.0.0.1:9" + long, options: ["autoConnect": false])
+        defer { client.close() }
+        let stats = try client.stats()
+        XCTAssertEqual(stats.namespace, long)
+        XCTAssertEqual(stats.state, "idle")
+    }
+
     // MARK: - JSON
 
     func testJSONValue() throws {
