@@ -91,6 +91,33 @@ typedef enum {
 } realtime_status;
 
 /**
+ * The status of a tracked emit (realtime_emit_tracked). The values never change.
+ */
+typedef enum {
+  /**
+   * Waiting offline for the connection (again after a lost connection: it will be resent).
+   */
+  REALTIME_MESSAGE_STATUS_QUEUED = 0,
+  /**
+   * Handed to the connection.
+   */
+  REALTIME_MESSAGE_STATUS_SENT = 1,
+  /**
+   * Final: the server acknowledged it; `detail` is its answer, a JSON array text.
+   */
+  REALTIME_MESSAGE_STATUS_ACKED = 2,
+  /**
+   * Final: its time to live passed before it could be sent; it never was.
+   */
+  REALTIME_MESSAGE_STATUS_EXPIRED = 3,
+  /**
+   * Final: sent but not acknowledged within its time to live, or the socket was closed
+   * (realtime_close) after it was sent; `detail` says which.
+   */
+  REALTIME_MESSAGE_STATUS_FAILED = 4,
+} realtime_message_status;
+
+/**
  * The level of a log record, most severe first; also the most verbose level a handler asks for.
  * The values never change.
  */
@@ -196,6 +223,15 @@ typedef void (*realtime_ack_fn)(void *user_data,
                                 const char *args_json,
                                 const realtime_buffer *buffers,
                                 size_t buffer_count);
+
+/**
+ * Receives the statuses of one tracked emit; `detail` is `""` unless the status says otherwise
+ * (borrowed for the call). Runs on a callback thread (or in realtime_poll), in order with the
+ * client's other callbacks.
+ */
+typedef void (*realtime_message_status_fn)(void *user_data,
+                                           realtime_message_status status,
+                                           const char *detail);
 
 /**
  * The members of a channel: on success `error` is NULL and `members_json` is the API server's answer
@@ -612,6 +648,26 @@ realtime_client *realtime_new_namespace(realtime_client *client,
  * Thread: any.
  */
 bool realtime_is_recovered(const realtime_client *client);
+
+/**
+ * An emit whose fate is reported — a capability socket.io-client does not have. The server must
+ * acknowledge the event (its handler calls the ack function); `cb(user_data, status, detail)` then
+ * reports `QUEUED` (offline) or `SENT`, possibly again (`QUEUED` → `SENT` after a reconnect: a sent
+ * message not yet acknowledged when the connection drops goes back to the offline buffer and is sent
+ * again, so delivery is at least once), and exactly one final status: `ACKED`, `EXPIRED` (not sent
+ * within `ttl_ms`: it never will be) or `FAILED` (sent, not acknowledged within `ttl_ms`; or the
+ * application closed the socket after it was sent). `ttl_ms` 0: no time to live (it waits for the
+ * connection and the ack as long as the client lives). After the final status `cb` is not called
+ * again, so `user_data` may be freed in it; realtime_free ends everything without a final status.
+ * Counts in maxBufferedEmits while offline. Synchronous failures (the same as realtime_emit's, and NULL
+ * `cb`) call nothing. Thread: any.
+ */
+realtime_status realtime_emit_tracked(realtime_client *client,
+                                      const char *event,
+                                      const char *args_json,
+                                      uint32_t ttl_ms,
+                                      realtime_message_status_fn cb,
+                                      void *user_data);
 
 /**
  * Sends `message_json` (any JSON value) as `event_name` to every client of the environment (the

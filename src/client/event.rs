@@ -96,6 +96,26 @@ pub enum AckOutcome {
 /// Runs once with the ack's outcome, on the socket's event queue.
 pub type AckCallback = Box<dyn FnOnce(&AckOutcome) + Send>;
 
+/// Where a tracked emit is (`realtime_emit_tracked`). `Queued` and `Sent` may repeat (a message
+/// requeued after a lost connection is queued and sent again); exactly one of the last three ends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageStatus {
+    /// Waiting offline for the connection.
+    Queued,
+    /// Handed to the connection.
+    Sent,
+    /// The server acknowledged it; the detail is its answer (a JSON array text).
+    Acked,
+    /// The time to live passed before it could be sent: it never was.
+    Expired,
+    /// Sent, but not acknowledged within the time to live, or the socket was closed; the detail says why.
+    Failed,
+}
+
+/// Receives each status of a tracked emit with its detail (`""` when there is none), on the socket's
+/// event queue, in order with its other events.
+pub type StatusSink = std::sync::Arc<dyn Fn(MessageStatus, &str) + Send + Sync>;
+
 /// One event of a socket, in the order it happened.
 pub enum Event {
     /// The namespace CONNECT was accepted; `is_connected` is true and the id is set.

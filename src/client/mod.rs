@@ -14,7 +14,7 @@ pub mod runtime;
 mod socket;
 pub(crate) mod stats;
 
-pub use event::{AckCallback, AckOutcome, Event, EventSink};
+pub use event::{AckCallback, AckOutcome, Event, EventSink, MessageStatus, StatusSink};
 pub use options::{ClientOptions, Endpoint};
 
 use crate::error::{Error, Result};
@@ -155,6 +155,8 @@ pub struct EmitRequest {
     pub ack: Option<AckCallback>,
     /// The ack's timeout; `None` uses the `ackTimeout` option (and without it, waits indefinitely).
     pub timeout: Option<Duration>,
+    /// A tracked emit (realtime_emit_tracked): `timeout` is its time to live, this gets its statuses.
+    pub tracked: Option<StatusSink>,
 }
 
 /// One socket: a namespace on a manager's connection, with its own id, state and events.
@@ -436,7 +438,7 @@ impl Socket {
         }
         let (name, args) = channels::message_packet(channel, event_name, message, echo);
         let volatile = !self.buffer_messages;
-        self.emit(EmitRequest { name, args, attachments, volatile, ack: None, timeout: None })
+        self.emit(EmitRequest { name, args, attachments, volatile, ack: None, timeout: None, tracked: None })
     }
 
     pub fn join(&self, channel: &str, echo: Option<bool>) -> Result<()> {
@@ -459,7 +461,15 @@ impl Socket {
             self.check_payload(&args, name.len() + 8, &[])?;
             self.manager.send(Command::Channel { key: self.key, command })
         } else {
-            self.emit(EmitRequest { name, args, attachments: Vec::new(), volatile: false, ack: None, timeout: None })
+            self.emit(EmitRequest {
+                name,
+                args,
+                attachments: Vec::new(),
+                volatile: false,
+                ack: None,
+                timeout: None,
+                tracked: None,
+            })
         }
     }
 
@@ -477,8 +487,15 @@ impl Socket {
                     AckOutcome::Failed(error) => Err(error.clone()),
                 })
             });
-            let request =
-                EmitRequest { name, args, attachments: Vec::new(), volatile: false, ack: Some(ack), timeout: None };
+            let request = EmitRequest {
+                name,
+                args,
+                attachments: Vec::new(),
+                volatile: false,
+                ack: Some(ack),
+                timeout: None,
+                tracked: None,
+            };
             return self.emit(request);
         };
         let api = Arc::clone(api);

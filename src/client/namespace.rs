@@ -4,7 +4,7 @@
 
 use super::channels;
 use super::engine::EngineConnection;
-use super::event::{AckCallback, AckOutcome, Event, IncomingEvent};
+use super::event::{AckCallback, AckOutcome, Event, IncomingEvent, MessageStatus, StatusSink};
 use super::flow::ReceiveGate;
 use super::socket::SocketShared;
 use super::EmitRequest;
@@ -54,6 +54,15 @@ enum AckKind {
     User(AckCallback),
     /// The in-flight packet of the retry queue, by sequence number.
     Queue(u64),
+    /// A tracked emit: its packet (to send again after a lost connection) and its status sink.
+    Tracked(Box<TrackedAck>),
+}
+
+struct TrackedAck {
+    packet: Packet,
+    sink: StatusSink,
+    /// Handed to a connection at least once (an expiry is then a failure, not `Expired`).
+    sent: bool,
 }
 
 struct PendingAck {
@@ -188,7 +197,18 @@ impl SocketSlot {
             self.drain_queue(connection, false);
             return;
         }
-        let EmitRequest { name, args, attachments, volatile, ack, timeout } = request;
+        if let Some(sink) = request.tracked {
+            return self.emit_tracked(
+                request.name,
+                request.args,
+                request.attachments,
+                request.timeout,
+                sink,
+                counted,
+                connection,
+            );
+        }
+        let EmitRequest { name, args, attachments, volatile, ack, timeout, .. } = request;
         let timeout = timeout.or(self.config.ack_timeout);
         let requeue = !volatile;
         let ack = ack.map(AckKind::User);
@@ -237,6 +257,59 @@ impl SocketSlot {
                 }
             }
         }
+    }
+
+    /// A tracked emit: always with an ack id, its time to live as the ack deadline, `Sent` or
+    /// `Queued` at once.
+    #[allow(clippy::too_many_arguments)]
+    fn emit_tracked(
+        &mut self,
+        name: String,
+        args: String,
+        attachments: Vec<Vec<u8>>,
+        ttl: Option<Duration>,
+        sink: StatusSink,
+        counted: bool,
+        connection: Option<&EngineConnection>,
+    ) {
+        let id = self.next_ack_id;
+        self.next_ack_id += 1;
+        let packet = Packet::event(&self.config.nsp, event_items(&name, &args), attachments, Some(id));
+        let deadline = ttl.map(|ttl| Instant::now() + ttl);
+        if let Some(deadline) = deadline {
+            self.ack_deadlines.insert((deadline, id));
+        }
+        let online = connection.filter(|_| self.connected);
+        let tracked = TrackedAck { packet: packet.clone(), sink: Arc::clone(&sink), sent: online.is_some() };
+        let sent = online.map(|_| Instant::now());
+        self.acks.insert(id, PendingAck { deadline, kind: AckKind::Tracked(Box::new(tracked)), sent });
+        self.shared.stats.pending_acks.store(self.acks.len(), std::sync::atomic::Ordering::Relaxed);
+        match online {
+            Some(connection) => {
+                connection.send_packet(packet, true);
+                if counted {
+                    self.shared.adjust_buffered(0, 1);
+                }
+                self.report(&sink, MessageStatus::Sent, "");
+            }
+            None => {
+                self.send_buffer.push_back(packet);
+                if !counted {
+                    self.shared.adjust_buffered(1, 0);
+                }
+                self.report(&sink, MessageStatus::Queued, "");
+            }
+        }
+    }
+
+    /// A status of a tracked emit, in order with the socket's other events.
+    fn report(&mut self, sink: &StatusSink, status: MessageStatus, detail: &str) {
+        let sink = Arc::clone(sink);
+        let detail = detail.to_owned();
+        self.batch.push(Event::AckResult {
+            callback: Box::new(move |_| sink(status, &detail)),
+            outcome: AckOutcome::Failed(String::new()),
+        });
     }
 
     /// socket.io-client's `_drainQueue`: one queued packet in flight at a time.
@@ -418,10 +491,21 @@ impl SocketSlot {
         self.rejoin_channels(recovered, connection);
         if let Some(connection) = connection {
             let flushed = self.send_buffer.len();
+            let mut now_sent = Vec::new();
             for packet in self.send_buffer.drain(..) {
+                if let Some(PendingAck { kind: AckKind::Tracked(tracked), sent, .. }) =
+                    packet.id.and_then(|id| self.acks.get_mut(&id))
+                {
+                    tracked.sent = true;
+                    *sent = Some(Instant::now());
+                    now_sent.push(Arc::clone(&tracked.sink));
+                }
                 connection.send_packet(packet, true);
             }
             self.shared.adjust_buffered(0, flushed);
+            for sink in now_sent {
+                self.report(&sink, MessageStatus::Sent, "");
+            }
         }
         self.drain_queue(connection, true);
         log::info!("namespace {} connected", self.config.nsp);
@@ -475,6 +559,17 @@ impl SocketSlot {
         match kind {
             AckKind::User(callback) => self.batch.push(Event::AckResult { callback, outcome }),
             AckKind::Queue(seq) => self.on_queue_result(seq, outcome, connection),
+            AckKind::Tracked(tracked) => {
+                let (status, detail) = match &outcome {
+                    AckOutcome::Answered { args, .. } => (MessageStatus::Acked, args.as_str()),
+                    AckOutcome::Failed(_) if !tracked.sent => (MessageStatus::Expired, ""),
+                    AckOutcome::Failed(reason) if reason == ACK_TIMED_OUT => {
+                        (MessageStatus::Failed, "no acknowledgement within its time to live")
+                    }
+                    AckOutcome::Failed(reason) => (MessageStatus::Failed, reason.as_str()),
+                };
+                self.report(&tracked.sink, status, detail);
+            }
         }
     }
 
@@ -518,9 +613,28 @@ impl SocketSlot {
         self.receive_buffer.clear();
         let buffered: BTreeSet<u64> = self.send_buffer.iter().filter_map(|p| p.id).collect();
         let failed: Vec<u64> = self.acks.keys().copied().filter(|id| !buffered.contains(id)).collect();
+        // A tracked emit of a socket that stays open survives: back to the offline buffer (at least
+        // once: the server may have had it), oldest first, ahead of what was never sent.
+        let mut requeued = Vec::new();
         for id in failed {
+            if self.active {
+                if let Some(PendingAck { kind: AckKind::Tracked(tracked), .. }) = self.acks.get(&id) {
+                    requeued.push((tracked.packet.clone(), Arc::clone(&tracked.sink)));
+                    continue;
+                }
+            }
             if let Some(pending) = self.take_ack(id) {
                 self.finish_ack(pending.kind, AckOutcome::Failed(ACK_DISCONNECTED.to_owned()), None);
+            }
+        }
+        if !requeued.is_empty() {
+            self.shared.adjust_buffered(requeued.len(), 0);
+            let (packets, sinks): (Vec<Packet>, Vec<StatusSink>) = requeued.into_iter().unzip();
+            for packet in packets.into_iter().rev() {
+                self.send_buffer.push_front(packet);
+            }
+            for sink in sinks {
+                self.report(&sink, MessageStatus::Queued, "");
             }
         }
     }

@@ -6,7 +6,7 @@ use super::client::{
     ClientEntry, UserData,
 };
 use super::{boundary, boundary_status, optional_str, required_str, to_cstring};
-use crate::client::{AckCallback, AckOutcome, EmitRequest, Event, EventSink};
+use crate::client::{AckCallback, AckOutcome, EmitRequest, Event, EventSink, MessageStatus};
 use crate::dispatch::{Dispatcher, EventKind};
 use crate::error::{Error, Result};
 use crate::ffi::realtime_status;
@@ -317,7 +317,7 @@ unsafe fn emit(
         // SAFETY: forwarded from the caller.
         let attachments = unsafe { copy_buffers(buffers, buffer_count) }?;
         let timeout = (timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms)));
-        entry.socket.emit(EmitRequest { name, args, attachments, volatile, ack, timeout })
+        entry.socket.emit(EmitRequest { name, args, attachments, volatile, ack, timeout, tracked: None })
     })
 }
 
@@ -507,4 +507,83 @@ pub unsafe extern "C" fn realtime_new_namespace(
 #[no_mangle]
 pub extern "C" fn realtime_is_recovered(client: *const realtime_client) -> bool {
     boundary(false, || Ok(lookup_released(client)?.socket.is_recovered()))
+}
+
+/// The status of a tracked emit (realtime_emit_tracked). The values never change.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum realtime_message_status {
+    /// Waiting offline for the connection (again after a lost connection: it will be resent).
+    Queued = 0,
+    /// Handed to the connection.
+    Sent = 1,
+    /// Final: the server acknowledged it; `detail` is its answer, a JSON array text.
+    Acked = 2,
+    /// Final: its time to live passed before it could be sent; it never was.
+    Expired = 3,
+    /// Final: sent but not acknowledged within its time to live, or the socket was closed
+    /// (realtime_close) after it was sent; `detail` says which.
+    Failed = 4,
+}
+
+/// Receives the statuses of one tracked emit; `detail` is `""` unless the status says otherwise
+/// (borrowed for the call). Runs on a callback thread (or in realtime_poll), in order with the
+/// client's other callbacks.
+pub type realtime_message_status_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, status: realtime_message_status, detail: *const c_char)>;
+
+/// An emit whose fate is reported — a capability socket.io-client does not have. The server must
+/// acknowledge the event (its handler calls the ack function); `cb(user_data, status, detail)` then
+/// reports `QUEUED` (offline) or `SENT`, possibly again (`QUEUED` → `SENT` after a reconnect: a sent
+/// message not yet acknowledged when the connection drops goes back to the offline buffer and is sent
+/// again, so delivery is at least once), and exactly one final status: `ACKED`, `EXPIRED` (not sent
+/// within `ttl_ms`: it never will be) or `FAILED` (sent, not acknowledged within `ttl_ms`; or the
+/// application closed the socket after it was sent). `ttl_ms` 0: no time to live (it waits for the
+/// connection and the ack as long as the client lives). After the final status `cb` is not called
+/// again, so `user_data` may be freed in it; realtime_free ends everything without a final status.
+/// Counts in maxBufferedEmits while offline. Synchronous failures (the same as realtime_emit's, and NULL
+/// `cb`) call nothing. Thread: any.
+#[no_mangle]
+pub unsafe extern "C" fn realtime_emit_tracked(
+    client: *mut realtime_client,
+    event: *const c_char,
+    args_json: *const c_char,
+    ttl_ms: u32,
+    cb: realtime_message_status_fn,
+    user_data: *mut c_void,
+) -> realtime_status {
+    boundary_status(|| {
+        let Some(cb) = cb else {
+            return Err(Error::InvalidArgument("cb is NULL".to_owned()));
+        };
+        let entry = lookup_released(client)?;
+        // SAFETY: forwarded from the caller.
+        let name = unsafe { required_str(event, "event") }?.to_owned();
+        // SAFETY: forwarded from the caller.
+        let args = parse_args(unsafe { optional_str(args_json, "args_json") }?);
+        let ttl = (ttl_ms > 0).then(|| Duration::from_millis(u64::from(ttl_ms)));
+        let user_data = UserData(user_data);
+        let sink: crate::client::StatusSink = Arc::new(move |status: MessageStatus, detail: &str| {
+            let status = match status {
+                MessageStatus::Queued => realtime_message_status::Queued,
+                MessageStatus::Sent => realtime_message_status::Sent,
+                MessageStatus::Acked => realtime_message_status::Acked,
+                MessageStatus::Expired => realtime_message_status::Expired,
+                MessageStatus::Failed => realtime_message_status::Failed,
+            };
+            let detail = to_cstring(detail);
+            let user_data = &user_data;
+            // SAFETY: the application's callback with its own pointer; `detail` lives for the call.
+            unsafe { cb(user_data.0, status, detail.as_ptr()) }
+        });
+        entry.socket.emit(EmitRequest {
+            name,
+            args,
+            attachments: Vec::new(),
+            volatile: false,
+            ack: None,
+            timeout: ttl,
+            tracked: Some(sink),
+        })
+    })
 }

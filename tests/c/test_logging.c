@@ -67,6 +67,13 @@ static int wait_record(int from, realtime_log_level level, const char *const *pa
 #define WAIT_RECORD(level, ...) wait_record(0, level, (const char *const[]){__VA_ARGS__, NULL}, 5000)
 #define WAIT_RECORD_FROM(from, level, ...) wait_record(from, level, (const char *const[]){__VA_ARGS__, NULL}, 5000)
 
+static int records_so_far(void) {
+    pthread_mutex_lock(&lock);
+    int n = nrecords;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
 static int count_level(realtime_log_level level, int from) {
     pthread_mutex_lock(&lock);
     int n = 0;
@@ -159,7 +166,7 @@ int main(void) {
     CHECK(WAIT_RECORD(REALTIME_LOG_LEVEL_WARN, "connection attempt to", "failed") >= 0, "no warn for the failure");
     realtime_free(dead);
 
-    NOTE("no record holds a secret (%d records)", nrecords);
+    NOTE("no record holds a secret (%d records)", records_so_far());
     pthread_mutex_lock(&lock);
     int infos = 0;
     for (int i = 0; i < nrecords; i++) {
@@ -178,7 +185,7 @@ int main(void) {
 
     NOTE("minimum level WARN: no info records");
     CHECK(realtime_set_log_handler(REALTIME_LOG_LEVEL_WARN, collect, NULL) == REALTIME_STATUS_OK, "set warn");
-    int mark = nrecords;
+    int mark = records_so_far();
     CHECK(realtime_reconnect_now(c) == REALTIME_STATUS_OK, "reconnect_now");
     int connects = rt_log_count(log, "connect");
     CHECK(rt_log_wait_nth(log, "connect", connects + 1, 5000, &r), "no reconnect after reconnect_now");
@@ -188,7 +195,7 @@ int main(void) {
     NOTE("a handler that calls into the library and replaces itself from inside");
     reentrant_client = c;
     CHECK(realtime_set_log_handler(REALTIME_LOG_LEVEL_INFO, reentrant, NULL) == REALTIME_STATUS_OK, "set reentrant");
-    mark = nrecords;
+    mark = records_so_far();
     connects = rt_log_count(log, "connect");
     CHECK(realtime_reconnect_now(c) == REALTIME_STATUS_OK, "reconnect_now");
     CHECK(rt_log_wait_nth(log, "connect", connects + 1, 5000, &r), "no reconnect");
