@@ -113,6 +113,21 @@ class RealtimeClient private constructor(
         }
 
     /**
+     * A snapshot of the live counters (realtime_stats_json): state, connects, transport, packets and
+     * bytes, emits, acks, listeners, ... Cheap enough for every frame of a UI. Does not end the
+     * library's initial event hold.
+     */
+    fun stats(): RealtimeStats {
+        state.checkOpen()
+        val json = Native.nStats(state.handle)
+        if (json == null) {
+            if (state.isClosed) throw state.closedError()
+            throw RealtimeException(Status.INVALID_HANDLE, "realtime_stats_json returned nothing")
+        }
+        return RealtimeStats.parse(Native.str(json))
+    }
+
+    /**
      * Opens namespace [nsp] (e.g. "/admin") on this client's connection (socket.io-client's
      * `manager.socket(nsp)`): its own id, listeners and lifecycle; [options] may hold socket options only.
      * Close it on its own.
