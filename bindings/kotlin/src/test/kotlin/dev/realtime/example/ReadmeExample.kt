@@ -32,7 +32,7 @@ fun main(): Unit = runBlocking {
         client.onMessage("chat") { m -> println("${m.channel} ${m.memberId}: ${m.dataJson}") }
         client.send("room", "chat", """{"text":"hi"}""")
         println(client.members("room"))                                        // [{"id":..,"data":..}]
-        println("${client.connectionState.value} ${client.stats().emits} emits")  // CONNECTED 3 emits
+        println("${client.connectionState.value} ${client.stats().emits} emits")  // CONNECTED 4 emits
 
         withTimeoutOrNull(1000) {
             client.lifecycle.collect { println(it) }  // Connect, Disconnect(reason), ReconnectAttempt(n), ...
