@@ -14,6 +14,11 @@
  *  - Library callback threads are attached to the JVM once, as daemon threads, and stay attached (a
  *    pthread key detaches a thread if it ever exits). Each callback runs in its own local frame, so no
  *    local reference accumulates on these never-returning threads.
+ *  - The log handler (process-wide) is one JNI global reference, passed to the library as user_data
+ *    itself. Setting it is serialized by g_log_lock; the previous reference is deleted only after
+ *    realtime_set_log_handler() returned, when (by its contract) no call of the previous handler runs or
+ *    will start. A set from inside the log handler is refused (it could deadlock with a set on another
+ *    thread that holds the lock and waits for this very call).
  *  - Strings cross as UTF-8 byte arrays (not NewStringUTF, whose "modified UTF-8" differs for
  *    characters outside the BMP); Kotlin encodes and decodes them.
  */
@@ -33,6 +38,8 @@ static jclass g_callback_class; /* dev/realtime/NativeCallback */
 static jclass g_bytes_class;    /* [B */
 static jmethodID m_on_void, m_on_text, m_on_text2, m_on_count, m_on_event, m_on_ack, m_on_members,
     m_on_channel;
+static jclass g_log_class; /* dev/realtime/NativeLogHandler */
+static jmethodID m_on_log;
 static pthread_key_t g_detach_key;
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -288,6 +295,32 @@ done:
     leave(env);
 }
 
+/* ---- the log handler ---- */
+
+static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static jobject g_log_handler; /* global reference of the installed NativeLogHandler, or NULL */
+static _Thread_local int t_in_log; /* this thread is inside cb_log */
+
+static void cb_log(void *user_data, realtime_log_level level, const char *target, const char *message) {
+    JNIEnv *env = callback_env();
+    if (!env || !user_data) return;
+    /* A record made on a Java thread inside a native call that has an exception pending: Java cannot
+     * be called now; drop it. */
+    if ((*env)->ExceptionCheck(env)) return;
+    if ((*env)->PushLocalFrame(env, 8) != 0) {
+        (*env)->ExceptionClear(env);
+        return;
+    }
+    t_in_log = 1;
+    MAKE_BYTES(t, target ? target : "");
+    MAKE_BYTES(m, message ? message : "");
+    /* user_data is the handler's global reference: valid for the whole call (see the design notes). */
+    (*env)->CallVoidMethod(env, (jobject)user_data, m_on_log, (jint)level, t, m);
+done:
+    t_in_log = 0;
+    leave(env);
+}
+
 /* ------------------------------------------------------------------------------------------------ */
 /* Arguments from Kotlin */
 
@@ -386,6 +419,12 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
         *methods[i].id = (*env)->GetMethodID(env, g_callback_class, methods[i].name, methods[i].sig);
         if (!*methods[i].id) return JNI_ERR;
     }
+    jclass log_class = (*env)->FindClass(env, "dev/realtime/NativeLogHandler");
+    if (!log_class) return JNI_ERR;
+    g_log_class = (*env)->NewGlobalRef(env, log_class);
+    if (!g_log_class) return JNI_ERR;
+    m_on_log = (*env)->GetMethodID(env, g_log_class, "onLog", "(I[B[B)V");
+    if (!m_on_log) return JNI_ERR;
     return JNI_VERSION;
 }
 
@@ -711,4 +750,62 @@ JNIEXPORT jlong JNICALL Java_dev_realtime_Native_nOnMessage(JNIEnv *env, jclass 
     uint64_t id = realtime_on_message(CLIENT(h), e, cb_channel, TOKEN(token));
     free(e);
     return (jlong)id;
+}
+
+/* Installs handler (NULL or level 0: off). Returns the status; REALTIME_JNI_IN_LOG_HANDLER (-2) when
+ * called from inside the log handler, CONVERSION_FAILED when the global reference could not be made. */
+#define REALTIME_JNI_IN_LOG_HANDLER ((jint)-2)
+JNIEXPORT jint JNICALL Java_dev_realtime_Native_nSetLogHandler(JNIEnv *env, jclass cls, jint level,
+                                                               jobject handler) {
+    (void)cls;
+    if (t_in_log) return REALTIME_JNI_IN_LOG_HANDLER;
+    if (level < 0 || level > 5) return (jint)realtime_set_log_handler((realtime_log_level)level, NULL, NULL);
+    jobject ref = NULL;
+    if (handler && level != REALTIME_LOG_LEVEL_OFF) {
+        ref = (*env)->NewGlobalRef(env, handler);
+        if (!ref) return CONVERSION_FAILED;
+    }
+    pthread_mutex_lock(&g_log_lock);
+    realtime_status s = realtime_set_log_handler((realtime_log_level)level, ref ? cb_log : NULL, ref);
+    jobject old = NULL;
+    if (s == REALTIME_STATUS_OK) {
+        old = g_log_handler;
+        g_log_handler = ref;
+    } else {
+        old = ref; /* not installed */
+    }
+    pthread_mutex_unlock(&g_log_lock);
+    /* realtime_set_log_handler has returned: no call of the previous handler runs or will start. */
+    if (old) (*env)->DeleteGlobalRef(env, old);
+    return (jint)s;
+}
+
+/* The stats JSON (UTF-8), or NULL for a freed client. */
+JNIEXPORT jbyteArray JNICALL Java_dev_realtime_Native_nStats(JNIEnv *env, jclass cls, jlong h) {
+    (void)cls;
+    char small[2048];
+    size_t n = realtime_stats_json(CLIENT(h), small, sizeof small);
+    if (n == 0) return NULL;
+    if (n < sizeof small) return bytes_of(env, small);
+    for (int tries = 0; tries < 8; tries++) {
+        size_t cap = n + 256;
+        char *big = malloc(cap);
+        if (!big) {
+            jclass oom = (*env)->FindClass(env, "java/lang/OutOfMemoryError");
+            if (oom) (*env)->ThrowNew(env, oom, "realtime_jni: malloc");
+            return NULL;
+        }
+        n = realtime_stats_json(CLIENT(h), big, cap);
+        if (n == 0) {
+            free(big);
+            return NULL;
+        }
+        if (n < cap) {
+            jbyteArray a = bytes_of(env, big);
+            free(big);
+            return a;
+        }
+        free(big);
+    }
+    return NULL;
 }

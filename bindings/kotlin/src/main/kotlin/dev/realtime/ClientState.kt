@@ -84,7 +84,10 @@ internal class ClientState(val handle: Long) : Runnable {
         }
         synchronized(lock) {
             // Closed meanwhile: close() deleted the token already, and realtime_free dropped the listener.
-            if (closed) throw closedError()
+            // The registration itself succeeded (its listener may even have run and closed the client,
+            // with a direct executor): return the id rather than fail the caller; off(id) now throws
+            // IllegalStateException like every call on a closed client.
+            if (closed) return id
             // A once-listener that fired already released its token: nothing to bind.
             if (token in tokens) {
                 listeners[id] = token

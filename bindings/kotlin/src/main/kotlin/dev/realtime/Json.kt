@@ -82,4 +82,144 @@ object Json {
         }
         out.append('"')
     }
+
+    /**
+     * Parses JSON text: null, Boolean, String, Long (an integer that fits) or Double, List<Any?>,
+     * Map<String, Any?> (in document order). Throws IllegalArgumentException for invalid JSON.
+     */
+    internal fun parse(text: String): Any? {
+        val p = Parser(text)
+        p.skipSpace()
+        val v = p.value(0)
+        p.skipSpace()
+        if (p.pos != text.length) p.fail("trailing characters")
+        return v
+    }
+
+    private class Parser(val s: String) {
+        var pos = 0
+
+        fun fail(what: String): Nothing = throw IllegalArgumentException("invalid JSON at $pos: $what")
+
+        fun skipSpace() {
+            while (pos < s.length && (s[pos] == ' ' || s[pos] == '\n' || s[pos] == '\r' || s[pos] == '\t')) pos++
+        }
+
+        fun value(depth: Int): Any? {
+            if (depth > 512) fail("nested too deeply")
+            if (pos >= s.length) fail("unexpected end")
+            return when (s[pos]) {
+                '{' -> obj(depth)
+                '[' -> arr(depth)
+                '"' -> string()
+                't' -> literal("true", true)
+                'f' -> literal("false", false)
+                'n' -> literal("null", null)
+                else -> number()
+            }
+        }
+
+        fun literal(word: String, v: Any?): Any? {
+            if (!s.startsWith(word, pos)) fail("unexpected character")
+            pos += word.length
+            return v
+        }
+
+        fun obj(depth: Int): Map<String, Any?> {
+            pos++
+            val out = LinkedHashMap<String, Any?>()
+            skipSpace()
+            if (pos < s.length && s[pos] == '}') { pos++; return out }
+            while (true) {
+                skipSpace()
+                if (pos >= s.length || s[pos] != '"') fail("expected a member name")
+                val k = string()
+                skipSpace()
+                if (pos >= s.length || s[pos] != ':') fail("expected ':'")
+                pos++
+                skipSpace()
+                out[k] = value(depth + 1)
+                skipSpace()
+                if (pos >= s.length) fail("unexpected end")
+                when (s[pos++]) {
+                    ',' -> continue
+                    '}' -> return out
+                    else -> { pos--; fail("expected ',' or '}'") }
+                }
+            }
+        }
+
+        fun arr(depth: Int): List<Any?> {
+            pos++
+            val out = ArrayList<Any?>()
+            skipSpace()
+            if (pos < s.length && s[pos] == ']') { pos++; return out }
+            while (true) {
+                skipSpace()
+                out.add(value(depth + 1))
+                skipSpace()
+                if (pos >= s.length) fail("unexpected end")
+                when (s[pos++]) {
+                    ',' -> continue
+                    ']' -> return out
+                    else -> { pos--; fail("expected ',' or ']'") }
+                }
+            }
+        }
+
+        fun string(): String {
+            pos++ // the opening quote
+            val out = StringBuilder()
+            while (true) {
+                if (pos >= s.length) fail("unterminated string")
+                val c = s[pos++]
+                when {
+                    c == '"' -> return out.toString()
+                    c == '\\' -> {
+                        if (pos >= s.length) fail("unterminated string")
+                        when (val e = s[pos++]) {
+                            '"' -> out.append('"')
+                            '\\' -> out.append('\\')
+                            '/' -> out.append('/')
+                            'b' -> out.append('\b')
+                            'f' -> out.append('\u000C')
+                            'n' -> out.append('\n')
+                            'r' -> out.append('\r')
+                            't' -> out.append('\t')
+                            'u' -> {
+                                if (pos + 4 > s.length) fail("bad \\u escape")
+                                val code = s.substring(pos, pos + 4).toIntOrNull(16) ?: fail("bad \\u escape")
+                                out.append(code.toChar())
+                                pos += 4
+                            }
+                            else -> fail("bad escape \\$e")
+                        }
+                    }
+                    c < ' ' -> fail("control character in a string")
+                    else -> out.append(c)
+                }
+            }
+        }
+
+        fun number(): Number {
+            val start = pos
+            if (pos < s.length && s[pos] == '-') pos++
+            var integral = true
+            while (pos < s.length) {
+                val c = s[pos]
+                if (c in '0'..'9') {
+                    pos++
+                } else if (c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
+                    integral = false
+                    pos++
+                } else {
+                    break
+                }
+            }
+            val text = s.substring(start, pos)
+            if (text.isEmpty() || text == "-") fail("unexpected character")
+            if (integral) text.toLongOrNull()?.let { return it }
+            return text.toDoubleOrNull() ?: fail("bad number $text")
+        }
+    }
 }

@@ -144,6 +144,11 @@ internal object Native {
     /** kind: 0 join, 1 leave, 2 update. */
     @JvmStatic external fun nOnChannel(handle: Long, kind: Int, token: Long): Long
     @JvmStatic external fun nOnMessage(handle: Long, eventName: ByteArray, token: Long): Long
+
+    /** realtime_set_log_handler; -2 from inside the log handler, -1 when no global reference. */
+    @JvmStatic external fun nSetLogHandler(level: Int, handler: NativeLogHandler?): Int
+    /** realtime_stats_json, or null for a freed client. */
+    @JvmStatic external fun nStats(handle: Long): ByteArray?
 }
 
 /**

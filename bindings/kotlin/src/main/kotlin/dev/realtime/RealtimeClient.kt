@@ -8,6 +8,7 @@ import kotlin.coroutines.resumeWithException
 import kotlinx.coroutines.channels.BufferOverflow
 import kotlinx.coroutines.flow.MutableSharedFlow
 import kotlinx.coroutines.flow.SharedFlow
+import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asSharedFlow
 import kotlinx.coroutines.suspendCancellableCoroutine
 
@@ -57,18 +58,22 @@ class RealtimeClient private constructor(
      */
     private val lifecycleRegistered = java.util.concurrent.atomic.AtomicBoolean(false)
 
+    private val stateTracker = ConnectionStateTracker(state)
+
     // ---- connection ----
 
     /** Connects (idempotent); re-enables reconnection after [disconnect]. Result: onConnect or onError. */
     fun open() {
         state.checkOpen()
         state.check(Native.nOpen(state.handle))
+        stateTracker.opened()
     }
 
     /** Disconnects (realtime_close): "io client disconnect"; no reconnection until [open]. Reopenable. */
     fun disconnect() {
         state.checkOpen()
         state.check(Native.nClose(state.handle))
+        stateTracker.disconnected()
     }
 
     /**
@@ -77,7 +82,10 @@ class RealtimeClient private constructor(
      * (events still queued on the executor are dropped; one already running finishes). Safe from inside a
      * listener, whatever the executor. Idempotent.
      */
-    override fun close() = cleanable.clean()
+    override fun close() {
+        cleanable.clean()
+        stateTracker.closed()
+    }
 
     /**
      * The network changed or the app came back to the foreground: drop the connection ("transport close")
@@ -111,6 +119,21 @@ class RealtimeClient private constructor(
             state.checkOpen()
             return Native.nIsRecovered(state.handle)
         }
+
+    /**
+     * A snapshot of the live counters (realtime_stats_json): state, connects, transport, packets and
+     * bytes, emits, acks, listeners, ... Cheap enough for every frame of a UI. Does not end the
+     * library's initial event hold.
+     */
+    fun stats(): RealtimeStats {
+        state.checkOpen()
+        val json = Native.nStats(state.handle)
+        if (json == null) {
+            if (state.isClosed) throw state.closedError()
+            throw RealtimeException(Status.INVALID_HANDLE, "realtime_stats_json returned nothing")
+        }
+        return RealtimeStats.parse(Native.str(json))
+    }
 
     /**
      * Opens namespace [nsp] (e.g. "/admin") on this client's connection (socket.io-client's
@@ -181,6 +204,17 @@ class RealtimeClient private constructor(
             }
             return lifecycleView
         }
+
+    /**
+     * The connection state as a [StateFlow]: a collector that starts late gets the current state at once,
+     * then every change (conflated: a slow collector sees the latest, not each step). CONNECTING,
+     * CONNECTED, DISCONNECTED (not trying: see [ConnectionState.DISCONNECTED]), CLOSED (final). Read
+     * `connectionState.value` for a plain snapshot. Updated on the library's callback thread, not through
+     * the executor. Like [lifecycle], it starts listening at the first read of this property (its first
+     * value comes from [stats]); after close() it reads CLOSED.
+     */
+    val connectionState: StateFlow<ConnectionState>
+        get() = if (state.isClosed) stateTracker.also { it.closed() }.view else stateTracker.start()
 
     // ---- events ----
 

@@ -6,12 +6,15 @@
 package dev.realtime.example
 
 import dev.realtime.Json
+import dev.realtime.LogLevel
+import dev.realtime.Realtime
 import dev.realtime.RealtimeClient
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeoutOrNull
 
 fun main(): Unit = runBlocking {
     val url = System.getenv("REALTIME_TEST_URL") ?: "http://localhost:3000"
+    Realtime.setLogHandler(LogLevel.WARN) { level, target, msg -> println("$level $target: $msg") }  // process-wide
     RealtimeClient(url, mapOf("auth" to mapOf("token" to "abc"), "echoMessages" to true)).use { client ->
         client.onConnect { println("connected as ${client.socketId}") }
         client.onDisconnect { reason -> println("disconnected: $reason") }   // "transport close", ...
@@ -29,6 +32,7 @@ fun main(): Unit = runBlocking {
         client.onMessage("chat") { m -> println("${m.channel} ${m.memberId}: ${m.dataJson}") }
         client.send("room", "chat", """{"text":"hi"}""")
         println(client.members("room"))                                        // [{"id":..,"data":..}]
+        println("${client.connectionState.value} ${client.stats().emits} emits")  // CONNECTED 4 emits
 
         withTimeoutOrNull(1000) {
             client.lifecycle.collect { println(it) }  // Connect, Disconnect(reason), ReconnectAttempt(n), ...
