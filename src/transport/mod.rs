@@ -4,6 +4,7 @@
 //! incoming messages and a `Sink` of outgoing ones. Knows nothing of Socket.IO.
 
 mod happy_eyeballs;
+mod upgrade;
 mod lazy_read;
 pub mod polling;
 mod proxy;
@@ -18,8 +19,6 @@ use std::fmt;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::WebSocketStream;
 use url::Url;
@@ -102,34 +101,11 @@ pub async fn connect(
     proxy: Option<&Proxy>,
 ) -> Result<WebSocket, TransportError> {
     let stream = dial(url, tls, proxy, true).await?;
-    let mut request = url.as_str().into_client_request().map_err(|e| TransportError::WebSocket(e.to_string()))?;
-    for (name, value) in headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| TransportError::WebSocket(format!("header {name:?}: {e}")))?;
-        let value =
-            HeaderValue::from_str(value).map_err(|e| TransportError::WebSocket(format!("header value: {e}")))?;
-        request.headers_mut().insert(name, value);
-    }
     // tungstenite's default 128 KiB read buffer is zero-filled per connection and kept for its life:
     // 1 KiB here, with the socket read in 32 KiB chunks by the lazy buffer underneath.
     let config =
         WebSocketConfig::default().max_message_size(Some(MAX_INCOMING_MESSAGE)).read_buffer_size(READ_BUFFER_SIZE);
-    match tokio_tungstenite::client_async_with_config(request, lazy_read::LazyReadBuffer::new(stream), Some(config))
-        .await
-    {
-        Ok((ws, _response)) => Ok(ws),
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            let status = response.status().as_u16();
-            let body = response
-                .body()
-                .as_ref()
-                .map(|b| String::from_utf8_lossy(b).trim().chars().take(512).collect())
-                .unwrap_or_default();
-            Err(TransportError::Http { status, body })
-        }
-        Err(tokio_tungstenite::tungstenite::Error::Io(e)) => Err(TransportError::Io(e.to_string())),
-        Err(e) => Err(TransportError::WebSocket(e.to_string())),
-    }
+    upgrade::client(lazy_read::LazyReadBuffer::new(stream), url, headers, config).await
 }
 
 /// Opens a byte stream to `url`'s host and port: TCP (Happy Eyeballs across its addresses), through
