@@ -78,7 +78,11 @@ for t in $TARGETS; do
   echo "=== $t (clang --target=$clang_t${tc:+, toolchain $tc + -Zbuild-std})"
   args=(rustc --profile "$PROFILE" --lib --crate-type staticlib --target "$t" --locked)
   [[ -n $tc ]] && args=(+"$tc" "${args[@]}" -Zbuild-std=std,panic_unwind)
-  env "CC_$tu=clang" "CFLAGS_$tu=--target=$clang_t $NOSTD $extra" "AR_$tu=llvm-ar" \
+  sdk=()
+  # cc-rs asks `xcrun` for the SDK unless SDKROOT is set: an empty directory (there is no SDK here; ring's C
+  # needs only clang's own headers with -nostdlibinc and the stub above).
+  [[ $t == *-apple-* ]] && { mkdir -p "$ROOT/build/cross/no-sdk"; sdk=("SDKROOT=$ROOT/build/cross/no-sdk" "IPHONEOS_DEPLOYMENT_TARGET=$IOS_MIN"); }
+  env "${sdk[@]}" "CC_$tu=clang" "CFLAGS_$tu=--target=$clang_t $NOSTD $extra" "AR_$tu=llvm-ar" \
     "$CARGO" "${args[@]}"
 
   dir=$PROFILE; [[ $PROFILE == dev ]] && dir=debug
@@ -99,6 +103,7 @@ for t in $TARGETS; do
 done
 
 # --- report ----------------------------------------------------------------------------------------
+[[ -n ${CROSS_QUIET:-} ]] && exit 0
 echo
 echo "cross: built and checked here (Rust compiled for the target, ring's C/asm compiled by clang, archived):"
 for t in $TARGETS; do echo "  ok  $t: ${RESULT[$t]}"; done
