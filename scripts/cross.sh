@@ -11,8 +11,9 @@
 # What is NOT proven here (needs the NDK or a Mac; README "Mobile builds"):
 #   * Android: linking librealtime.so per ABI against the NDK's bionic libc/libdl/liblog/libunwind
 #     (`cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 -o jniLibs build --release`); here ring's C is
-#     compiled without any libc headers (-nostdlibinc + RING_CORE_NOSTDLIBINC, the mode ring itself uses
-#     for sysroot-less cross builds), so nothing from glibc leaks into the Android objects.
+#     compiled without libc headers (-nostdlibinc + RING_CORE_NOSTDLIBINC, the mode ring itself uses for
+#     sysroot-less cross builds; on x86_64 only clang's <immintrin.h> pulls in glibc's <stdlib.h>, for
+#     declarations ring does not use), so nothing from glibc ends up in the Android objects.
 #   * iOS: the Apple SDK. ring's C includes <TargetConditionals.h>; here a stub of it (scripts/cross/apple,
 #     the only macros ring reads) stands in, so the objects are compiled but never against the real SDK,
 #     and nothing is linked. The Mac step builds both .a files with Xcode's clang and wraps them with
@@ -68,7 +69,10 @@ for t in $TARGETS; do
   case $t in
     aarch64-linux-android)   clang_t=aarch64-linux-android$ANDROID_API; arch_re='aarch64';         extra="" ;;
     armv7-linux-androideabi) clang_t=armv7a-linux-androideabi$ANDROID_API; arch_re='(arm|ARM)';    extra="-march=armv7-a -mthumb -mfpu=neon -mfloat-abi=softfp" ;;
-    x86_64-linux-android)    clang_t=x86_64-linux-android$ANDROID_API; arch_re='x86-64|x86_64';    extra="" ;;
+    # x86_64: clang's <immintrin.h> (ring's ADX curve25519) includes <stdlib.h> for _mm_malloc, which ring
+    # never calls: the host's glibc headers (libc6-dev, x86_64 LP64 like bionic) satisfy that include.
+    x86_64-linux-android)    clang_t=x86_64-linux-android$ANDROID_API; arch_re='x86-64|x86_64';
+                             extra="-isystem /usr/include/x86_64-linux-gnu -isystem /usr/include" ;;
     aarch64-apple-ios)       clang_t=arm64-apple-ios$IOS_MIN; arch_re='arm64|aarch64';             extra="-I$ROOT/scripts/cross/apple" ;;
     aarch64-apple-ios-sim)   clang_t=arm64-apple-ios$IOS_MIN-simulator; arch_re='arm64|aarch64';   extra="-I$ROOT/scripts/cross/apple -DREALTIME_STUB_SIMULATOR=1" ;;
     *) echo "cross: unknown target $t" >&2; exit 1 ;;
