@@ -1,7 +1,7 @@
 # realtime: build and test entry points.
 #
 #   make / make build   cargo build --release (target/release/librealtime.{so,a}; regenerates include/realtime.h)
-#   make test           header-check, cargo test, C tests, C tests under ASan/UBSan
+#   make test           header-check, cargo test, C tests, C tests under ASan/UBSan, ..., cross, size
 #   make c-tests        build tests/c/test_*.c against the static library into build/c/ and run them
 #   make c-tests-asan   the same with -fsanitize=address,undefined into build/c-asan/ (LeakSanitizer on)
 #   make c-tests-valgrind  the plain C tests under valgrind (memcheck, leaks as errors)
@@ -88,6 +88,8 @@ test:
 	$(MAKE) --no-print-directory kotlin-test
 	$(MAKE) --no-print-directory cli-test
 	$(MAKE) --no-print-directory install-test
+	$(MAKE) --no-print-directory cross
+	$(MAKE) --no-print-directory size
 
 header: build
 

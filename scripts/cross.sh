@@ -10,7 +10,7 @@
 #
 # What is NOT proven here (needs the NDK or a Mac; README "Mobile builds"):
 #   * Android: linking librealtime.so per ABI against the NDK's bionic libc/libdl/liblog/libunwind
-#     (`cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 -o jniLibs build --release`); here ring's C is
+#     (`cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 -P 21 -o build/jniLibs build --profile dist`); ring's C is
 #     compiled without libc headers (-nostdlibinc + RING_CORE_NOSTDLIBINC, the mode ring itself uses for
 #     sysroot-less cross builds; on x86_64 only clang's <immintrin.h> pulls in glibc's <stdlib.h>, for
 #     declarations ring does not use), so nothing from glibc ends up in the Android objects.
@@ -114,13 +114,13 @@ for t in $TARGETS; do echo "  ok  $t: ${RESULT[$t]}"; done
 cat <<'MSG'
 cross: NOT proven here (see README "Mobile builds"):
   Android  linking librealtime.so per ABI against bionic (needs the NDK):
-             cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 -P 21 -o jniLibs build --release
+             cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 -P 21 -o build/jniLibs build --profile dist
   iOS      ring's C against the real Apple SDK (here: a stub TargetConditionals.h, -nostdlibinc) and the
            XCFramework (needs a Mac with Xcode):
-             cargo build --release --lib --target aarch64-apple-ios
-             cargo build --release --lib --target aarch64-apple-ios-sim
+             cargo build --profile dist --lib --target aarch64-apple-ios
+             cargo build --profile dist --lib --target aarch64-apple-ios-sim
              xcodebuild -create-xcframework \
-               -library target/aarch64-apple-ios/release/librealtime.a -headers include \
-               -library target/aarch64-apple-ios-sim/release/librealtime.a -headers include \
+               -library target/aarch64-apple-ios/dist/librealtime.a -headers include \
+               -library target/aarch64-apple-ios-sim/dist/librealtime.a -headers include \
                -output build/Realtime.xcframework
 MSG
