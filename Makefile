@@ -1,7 +1,7 @@
 # realtime: build and test entry points.
 #
 #   make / make build   cargo build --release (target/release/librealtime.{so,a}; regenerates include/realtime.h)
-#   make test           header-check, cargo test, C tests, C tests under ASan/UBSan
+#   make test           header-check, cargo test, C tests, C tests under ASan/UBSan, ..., cross, size
 #   make c-tests        build tests/c/test_*.c against the static library into build/c/ and run them
 #   make c-tests-asan   the same with -fsanitize=address,undefined into build/c-asan/ (LeakSanitizer on)
 #   make c-tests-valgrind  the plain C tests under valgrind (memcheck, leaks as errors)
@@ -15,6 +15,10 @@
 #   make kotlin-test    the Kotlin/JVM library's JUnit suite (Maven, JNI bridge) against the test server
 #   make demo           the lifecycle demo (examples/demo.c) against the bundled server
 #   make bench          figures against a native burst server and raw baselines (bench/run.py, ~3 min)
+#   make cross          the static library for Android (3 ABIs) and iOS (device, simulator) with Debian clang
+#                       (scripts/cross.sh; what needs the NDK / a Mac: README "Mobile builds")
+#   make size           size budget: stripped dist librealtime.so (x86_64) and an aarch64-android proxy .so
+#                       must stay within budget (scripts/size.sh; README "Mobile builds")
 #   make header         regenerate include/realtime.h (commit it with the change)
 #   make install        header, librealtime.{a,so}, realtime.pc, the CMake package, the CLI and its man page
 #                       into $(DESTDIR)$(PREFIX) (default /usr/local)
@@ -88,6 +92,8 @@ test:
 	$(MAKE) --no-print-directory kotlin-test
 	$(MAKE) --no-print-directory cli-test
 	$(MAKE) --no-print-directory install-test
+	$(MAKE) --no-print-directory cross
+	$(MAKE) --no-print-directory size
 
 header: build
 
@@ -315,3 +321,12 @@ proxy-deps:
 	fi
 
 $(BUILD)/c/test_proxy $(BUILD)/c-asan/test_proxy: | proxy-deps
+
+# ---------------------------------------------------------------------------------------------------
+# Mobile (issue 11 items 1 and 4): cross static libraries and the size budget. Both install clang, lld and
+# llvm when missing and `rustup target add` the targets they need.
+.PHONY: cross size
+cross:
+	scripts/cross.sh
+size:
+	scripts/size.sh
