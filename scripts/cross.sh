@@ -24,6 +24,9 @@
 # Environment: CROSS_TARGETS="t1 t2" to build a subset; CROSS_PROFILE (default release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Cargo's output for these builds lives in a per-user cache that every checkout on this machine shares
+# (a clean CI clone reuses it, cargo's fingerprints keep it right); nothing depends on it being there.
+export CARGO_TARGET_DIR=${CROSS_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/realtime/target-cross}
 ROOT=$PWD
 
 TARGETS=${CROSS_TARGETS:-"aarch64-linux-android armv7-linux-androideabi x86_64-linux-android aarch64-apple-ios aarch64-apple-ios-sim"}
@@ -90,7 +93,7 @@ for t in $TARGETS; do
     "$CARGO" "${args[@]}"
 
   dir=$PROFILE; [[ $PROFILE == dev ]] && dir=debug
-  lib=target/$t/$dir/librealtime.a
+  lib=$CARGO_TARGET_DIR/$t/$dir/librealtime.a
   [[ -s $lib ]] || { echo "cross: $lib missing" >&2; exit 1; }
   # architecture of the archive's objects (Rust and ring's C alike)
   fmts=$( { llvm-objdump -a -f "$lib" 2>/dev/null || true; } | sed -n 's/.*file format //p' | sort -u | tr '\n' ' ')

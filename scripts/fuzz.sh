@@ -5,8 +5,8 @@
 #
 #   scripts/fuzz.sh SECONDS [TARGET...]     each target for SECONDS seconds (default: every target)
 #
-# The working corpus lives in $FUZZ_WORK/corpus/<target> (default build/fuzz, kept between runs on the
-# same machine, never required), seeded from fuzz/regressions/<target>. A crash or a timeout fails the run;
+# The working corpus and the build live in $FUZZ_WORK (default ~/.cache/realtime/fuzz: shared by every
+# checkout on this machine, kept between runs, never required); corpus/<target>, seeded from fuzz/regressions/<target>. A crash or a timeout fails the run;
 # its input is copied to fuzz/regressions/<target>/ so that `cargo test` (src/fuzzing.rs) replays it from
 # then on: commit it with the fix. Prints per target: runs, execs/s, coverage (cov = edges, ft = features),
 # corpus size.
@@ -15,7 +15,7 @@ set -euo pipefail
 seconds=${1:?usage: scripts/fuzz.sh SECONDS [TARGET...]}
 shift
 root=$(cd "$(dirname "$0")/.." && pwd)
-work=${FUZZ_WORK:-$root/build/fuzz}
+work=${FUZZ_WORK:-${XDG_CACHE_HOME:-$HOME/.cache}/realtime/fuzz}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     for f in "$root"/fuzz/fuzz_targets/*.rs; do targets+=("$(basename "$f" .rs)"); done

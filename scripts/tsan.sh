@@ -13,6 +13,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 work=build/tsan
+# The instrumented build (std included) lives in a per-user cache every checkout on this machine shares;
+# nothing depends on it being there. TSAN_TARGET_DIR overrides.
+target_dir=${TSAN_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/realtime/target-tsan}
 host=$(rustc +nightly -vV | sed -n 's/^host: //p')
 sysroot=$(rustc +nightly --print sysroot)
 runtime="$sysroot/lib/rustlib/$host/lib/librustc-nightly_rt.tsan.a"
@@ -30,8 +33,8 @@ tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=("${TSAN_TESTS[@]}")
 
 RUSTFLAGS="-Zsanitizer=thread -Cforce-frame-pointers=yes" \
-    cargo +nightly build --quiet --release --lib -Zbuild-std --target "$host" --target-dir "$work/target"
-lib="$work/target/$host/release/librealtime.a"
+    cargo +nightly build --quiet --release --lib -Zbuild-std --target "$host" --target-dir "$target_dir"
+lib="$target_dir/$host/release/librealtime.a"
 
 mkdir -p "$work/bin"
 cc=${CC:-cc}

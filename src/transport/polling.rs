@@ -15,6 +15,7 @@
 use super::{Message, Proxy, TlsConfig, TransportError, TransportState, WebSocket, CLOSE_GRACE};
 use crate::protocol::EnginePacket;
 use base64::Engine as _;
+use futures_util::task::AtomicWaker;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
@@ -24,6 +25,7 @@ use hyper_util::rt::TokioIo;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -56,6 +58,36 @@ pub struct PollingConfig {
 pub struct Polling {
     incoming: mpsc::Receiver<Result<Message, WsError>>,
     outgoing: Option<mpsc::UnboundedSender<Message>>,
+    outbox: Arc<Outbox>,
+}
+
+/// Messages given to the driver and not yet delivered (a POST answered 200, or written to the upgraded
+/// WebSocket): `poll_flush` waits for none, so the engine's send bound (its bytes leave the bound when
+/// a flush completes) holds over polling too — a frozen server stops the writer instead of growing the
+/// driver's queue.
+struct Outbox {
+    pending: AtomicUsize,
+    closed: AtomicBool,
+    flushed: AtomicWaker,
+}
+
+impl Outbox {
+    fn delivered(&self, messages: usize) {
+        if messages > 0 {
+            self.pending.fetch_sub(messages, Ordering::AcqRel);
+            self.flushed.wake();
+        }
+    }
+}
+
+/// Held by the driver: when it ends (any way), a waiting flush fails instead of waiting forever.
+struct OutboxGuard(Arc<Outbox>);
+
+impl Drop for OutboxGuard {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Release);
+        self.0.flushed.wake();
+    }
 }
 
 impl futures_util::Stream for Polling {
@@ -75,7 +107,10 @@ impl futures_util::Sink<Message> for Polling {
 
     fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), WsError> {
         match &self.outgoing {
-            Some(outgoing) => outgoing.send(item).map_err(|_| WsError::ConnectionClosed),
+            Some(outgoing) => {
+                self.outbox.pending.fetch_add(1, Ordering::AcqRel);
+                outgoing.send(item).map_err(|_| WsError::ConnectionClosed)
+            }
             None => {
                 self.outgoing = None;
                 Err(WsError::AlreadyClosed)
@@ -83,8 +118,15 @@ impl futures_util::Sink<Message> for Polling {
         }
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        self.outbox.flushed.register(cx.waker());
+        if self.outbox.pending.load(Ordering::Acquire) == 0 {
+            Poll::Ready(Ok(()))
+        } else if self.outbox.closed.load(Ordering::Acquire) {
+            Poll::Ready(Err(WsError::ConnectionClosed))
+        } else {
+            Poll::Pending
+        }
     }
 
     /// Ends the session: the driver sends the Engine.IO close packet and stops.
@@ -104,11 +146,37 @@ async fn fail(incoming: &mpsc::Sender<Result<Message, WsError>>, message: String
     let _ = incoming.send(Err(poll_error(message))).await;
 }
 
+/// An error with its causes (hyper's "connection error" alone hides e.g. the TLS alert under it).
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let part = inner.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = inner.source();
+    }
+    text
+}
+
 /// Performs the handshake GET and starts the driver.
 pub async fn connect(config: PollingConfig, state: Arc<TransportState>) -> Result<Polling, TransportError> {
     let dialer = Arc::new(Dialer { config });
     let mut get_lane = Lane { dialer: Arc::clone(&dialer), sender: None };
     let (status, body) = get_lane.request("GET", &dialer.config.url, Vec::new(), None).await?;
+    // Through an HTTP proxy without a tunnel, a 407 is the proxy's answer, not the server's: reported
+    // as a proxy refusal, as the CONNECT path reports it.
+    let forwarding = dialer.config.proxy.as_ref().filter(|p| p.is_http() && dialer.config.tls.is_none());
+    if let (407, Some(proxy)) = (status, forwarding) {
+        let reason = hyper::StatusCode::PROXY_AUTHENTICATION_REQUIRED.canonical_reason().unwrap_or_default();
+        return Err(TransportError::Proxy {
+            proxy: proxy.display_url(),
+            status: Some(status),
+            status_line: format!("HTTP/1.1 {status} {reason}"),
+        });
+    }
     if status != 200 {
         return Err(TransportError::PollingHttp { status, body: body_text(&body) });
     }
@@ -140,6 +208,8 @@ pub async fn connect(config: PollingConfig, state: Arc<TransportState>) -> Resul
         Duration::from_millis(handshake.ping_interval_ms.saturating_add(handshake.ping_timeout_ms).max(1000));
     let (incoming_tx, incoming) = mpsc::channel(INCOMING_BOUND);
     let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
+    let outbox =
+        Arc::new(Outbox { pending: AtomicUsize::new(0), closed: AtomicBool::new(false), flushed: AtomicWaker::new() });
     for packet in packets {
         // The channel is new and larger than one handshake response's packets in practice; beyond
         // it, the rest would be dropped, so refuse instead.
@@ -162,9 +232,11 @@ pub async fn connect(config: PollingConfig, state: Arc<TransportState>) -> Resul
         outgoing: outgoing_rx,
         state,
         requests: 0,
+        outbox: OutboxGuard(Arc::clone(&outbox)),
+        posting: 0,
     };
     tokio::spawn(driver.run());
-    Ok(Polling { incoming, outgoing: Some(outgoing) })
+    Ok(Polling { incoming, outgoing: Some(outgoing), outbox })
 }
 
 /// Opens the WebSocket for an upgrade and checks it with `2probe` / `3probe`.
@@ -211,21 +283,42 @@ impl Lane {
         }
     }
 
+    /// One request. A kept-alive connection may turn out closed only once the request is on it (a
+    /// proxy or server closing idle connections, HTTP/1.0 proxies after every response): then it is
+    /// tried once more on a fresh connection — a GET that got no response, a POST only if hyper says it
+    /// was never sent (no packet sent twice, none received and dropped).
     async fn request_inner(&mut self, method: &str, url: &Url, body: Vec<u8>) -> RequestResult {
+        let body = Bytes::from(body);
+        match self.send_once(method, url, body.clone(), true).await {
+            Err((_, Retry::Yes)) => self.send_once(method, url, body, false).await.map_err(|(e, _)| e),
+            other => other.map_err(|(e, _)| e),
+        }
+    }
+
+    async fn send_once(
+        &mut self,
+        method: &str,
+        url: &Url,
+        body: Bytes,
+        reuse: bool,
+    ) -> Result<(u16, Vec<u8>), (TransportError, Retry)> {
         let config = &self.dialer.config;
         // A kept-alive connection the server has closed since is replaced by a new one.
         let reusable = match self.sender.take() {
-            Some(mut sender) if !sender.is_closed() => sender.ready().await.is_ok().then_some(sender),
+            Some(mut sender) if reuse && !sender.is_closed() => sender.ready().await.is_ok().then_some(sender),
             _ => None,
         };
+        let reused = reusable.is_some();
         let mut sender = match reusable {
             Some(sender) => sender,
             None => {
-                let stream = super::dial(url, config.tls.as_ref(), config.proxy.as_ref(), false).await?;
+                let stream = super::dial(url, config.tls.as_ref(), config.proxy.as_ref(), false)
+                    .await
+                    .map_err(|e| (e, Retry::No))?;
                 let (sender, connection) =
                     hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
                         .await
-                        .map_err(|e| TransportError::Io(format!("HTTP handshake: {e}")))?;
+                        .map_err(|e| (TransportError::Io(format!("HTTP handshake: {e}")), Retry::No))?;
                 // Drives the connection's IO; ends when `sender` is dropped or the server closes it.
                 tokio::spawn(async move {
                     let _ = connection.await;
@@ -256,19 +349,29 @@ impl Lane {
             builder = builder.header(name.as_str(), value.as_str());
         }
         let request =
-            builder.body(Full::new(Bytes::from(body))).map_err(|e| TransportError::Io(format!("HTTP request: {e}")))?;
-        let response =
-            sender.send_request(request).await.map_err(|e| TransportError::Io(format!("polling {method}: {e}")))?;
+            builder.body(Full::new(body)).map_err(|e| (TransportError::Io(format!("HTTP request: {e}")), Retry::No))?;
+        let response = sender.send_request(request).await.map_err(|e| {
+            let retry = if reused && (method == "GET" || e.is_canceled()) { Retry::Yes } else { Retry::No };
+            (TransportError::Io(format!("polling {method}: {}", with_causes(&e))), retry)
+        })?;
         let status = response.status().as_u16();
         let body = Limited::new(response.into_body(), super::MAX_INCOMING_MESSAGE)
             .collect()
             .await
-            .map_err(|e| TransportError::Io(format!("polling {method} response: {e}")))?
+            // A response cut short may have carried packets: never retried (the reconnect, with
+            // connection state recovery, gets them replayed).
+            .map_err(|e| (TransportError::Io(format!("polling {method} response: {}", with_causes(&*e))), Retry::No))?
             .to_bytes()
             .to_vec();
         self.sender = Some(sender);
         Ok((status, body))
     }
+}
+
+/// Whether a failed request may be tried again on a fresh connection.
+enum Retry {
+    Yes,
+    No,
 }
 
 fn body_text(body: &[u8]) -> String {
@@ -345,6 +448,9 @@ struct Driver {
     outgoing: mpsc::UnboundedReceiver<Message>,
     state: Arc<TransportState>,
     requests: u64,
+    outbox: OutboxGuard,
+    /// Messages in the POST in flight.
+    posting: usize,
 }
 
 impl Driver {
@@ -377,7 +483,9 @@ impl Driver {
                 self.get = Some(self.start("GET", Vec::new()));
             }
             if !pausing && self.post.is_none() && !self.queue.is_empty() {
+                let before = self.queue.len();
                 let payload = next_batch(&mut self.queue, self.max_payload);
+                self.posting = before - self.queue.len();
                 self.post = Some(self.start("POST", payload.into_bytes()));
             }
             tokio::select! {
@@ -404,7 +512,7 @@ impl Driver {
                     self.post = None;
                     self.post_lane = Some(lane);
                     match result {
-                        Ok((200, _)) => {}
+                        Ok((200, _)) => self.outbox.0.delivered(std::mem::take(&mut self.posting)),
                         Ok((status, body)) => return fail(&self.incoming, format!("polling POST: HTTP {status} {}", body_text(&body))).await,
                         Err(e) => return fail(&self.incoming, e.to_string()).await,
                     }
@@ -426,13 +534,28 @@ impl Driver {
     }
 
     /// The engine is done with the session: say so to the server (close packet), briefly.
+    /// A POST in flight is awaited first (briefly), and what is still queued (the engine's last
+    /// packets, a DISCONNECT among them) goes in the same payload as the close packet: closing right
+    /// after an emit must not leave the session open on the server until its heartbeat times out.
     async fn close(mut self) {
         self.probed = None;
+        if self.post_lane.is_none() {
+            if let Some(post) = self.post.take() {
+                if let Ok((lane, _)) = tokio::time::timeout(CLOSE_GRACE, post).await {
+                    self.post_lane = Some(lane);
+                }
+            }
+        }
         let Some(mut lane) = self.post_lane.take() else {
             return;
         };
+        let mut payload = next_batch(&mut self.queue, usize::MAX);
+        if !payload.is_empty() {
+            payload.push(SEPARATOR);
+        }
+        payload.push('1');
         let url = self.request_url();
-        let _ = lane.request("POST", &url, b"1".to_vec(), Some(CLOSE_GRACE)).await;
+        let _ = lane.request("POST", &url, payload.into_bytes(), Some(CLOSE_GRACE)).await;
     }
 
     /// Polling is paused (no request in flight): finish the upgrade and forward over the WebSocket.
@@ -442,12 +565,15 @@ impl Driver {
         };
         let (mut sink, mut stream) = ws.split();
         let mut result = sink.feed(Message::text("5")).await;
+        let mut fed = 0;
         while let (Ok(()), Some(message)) = (&result, self.queue.pop_front()) {
             result = sink.feed(message).await;
+            fed += 1;
         }
         if let Err(e) = result.and(sink.flush().await) {
             return fail(&self.incoming, format!("upgrade: {e}")).await;
         }
+        self.outbox.0.delivered(fed);
         self.state.upgraded();
         drop((self.get_lane.take(), self.post_lane.take()));
         loop {
@@ -464,9 +590,13 @@ impl Driver {
                 message = self.outgoing.recv() => match message {
                     Some(message) => {
                         let mut result = sink.feed(message).await;
+                        let mut fed = 1;
                         while result.is_ok() {
                             match self.outgoing.try_recv() {
-                                Ok(next) => result = sink.feed(next).await,
+                                Ok(next) => {
+                                    result = sink.feed(next).await;
+                                    fed += 1;
+                                }
                                 Err(_) => break,
                             }
                         }
@@ -474,6 +604,7 @@ impl Driver {
                             let _ = self.incoming.send(Err(e)).await;
                             return;
                         }
+                        self.outbox.0.delivered(fed);
                     }
                     None => {
                         let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;

@@ -1,5 +1,6 @@
 /* harness.c: see harness.h. C11 + POSIX (+ Linux prctl). */
 #define _GNU_SOURCE
+#define RT_HARNESS_IMPLEMENTATION
 #include "harness.h"
 
 #include <ctype.h>
@@ -1055,4 +1056,36 @@ void rt_log_attach(rt_log *log, realtime_client *client) {
     CHECK(realtime_on_reconnect(client, rt_cb_reconnect, log) > 0, "realtime_on_reconnect: %s", realtime_last_error());
     CHECK(realtime_on_reconnect_failed(client, rt_cb_reconnect_failed, log) > 0, "realtime_on_reconnect_failed: %s",
           realtime_last_error());
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * RT_TRANSPORTS: the suite over another transport */
+
+/* options_json with "transports":[RT_TRANSPORTS] added, in `buf`; or options_json itself (unset, named
+ * already, or not an object: bad-input tests keep their input). */
+static const char *with_transports(const char *options_json, char *buf, size_t len) {
+    const char *transport = getenv("RT_TRANSPORTS");
+    if (!transport || !*transport) return options_json;
+    if (!options_json || !*options_json) {
+        snprintf(buf, len, "{\"transports\":[\"%s\"]}", transport);
+        return buf;
+    }
+    if (strstr(options_json, "\"transports\"")) return options_json;
+    const char *p = options_json;
+    while (isspace((unsigned char)*p)) p++;
+    if (*p != '{') return options_json;
+    const char *q = p + 1;
+    while (isspace((unsigned char)*q)) q++;
+    int n = snprintf(buf, len, "{\"transports\":[\"%s\"]%s%s", transport, *q == '}' ? "" : ",", p + 1);
+    return n > 0 && (size_t)n < len ? buf : options_json;
+}
+
+realtime_client *rt_realtime_new(const char *url, const char *options_json) {
+    char buf[16384];
+    return realtime_new(url, with_transports(options_json, buf, sizeof buf));
+}
+
+realtime_client *rt_realtime_new_polled(realtime_poller *poller, const char *url, const char *options_json) {
+    char buf[16384];
+    return realtime_new_polled(poller, url, with_transports(options_json, buf, sizeof buf));
 }

@@ -36,6 +36,16 @@
 
 #include "realtime.h"
 
+/* RT_TRANSPORTS=polling (make c-tests-polling): every realtime_new / realtime_new_polled of a test asks
+ * for "transports":["polling"] unless its options name "transports" themselves, so the suite runs a
+ * second time over HTTP long-polling against the same server. Unset: the calls go straight through. */
+realtime_client *rt_realtime_new(const char *url, const char *options_json);
+realtime_client *rt_realtime_new_polled(realtime_poller *poller, const char *url, const char *options_json);
+#ifndef RT_HARNESS_IMPLEMENTATION
+#define realtime_new rt_realtime_new
+#define realtime_new_polled rt_realtime_new_polled
+#endif
+
 /* ---------------------------------------------------------------------------------------------------
  * Assertions and test framing */
 
