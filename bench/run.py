@@ -80,6 +80,8 @@ def fmt(v, unit=""):
         s = f"{v:.1f}"
     else:
         s = f"{v:.3g}"
+        if "." not in s and "e" not in s and v != int(v):
+            s = f"{v:.4f}"  # 2.0004 must not read as 2 beside a "≤ 2" target
     return s + unit
 
 
