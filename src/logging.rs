@@ -15,7 +15,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Once, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// What the handler receives: level, target (`realtime::client::manager`, …), the redacted text.
 pub(crate) type Sink = Box<dyn Fn(log::Level, &str, &str) + Send + Sync>;
@@ -75,10 +75,9 @@ impl log::Log for Logger {
 /// Returns once no call of the previous handler runs (but the caller's own, when it is one).
 /// Fails only when another `log` logger owns the process (a Rust program that set its own).
 pub(crate) fn set_handler(level: log::LevelFilter, sink: Option<Sink>) -> Result<(), String> {
-    static INSTALL: Once = Once::new();
-    let mut installed = true;
-    INSTALL.call_once(|| installed = log::set_logger(&LOGGER).is_ok());
-    if !installed {
+    // Installed once; the outcome is kept, so a refusal is reported by every later call too.
+    static INSTALLED: OnceLock<bool> = OnceLock::new();
+    if !*INSTALLED.get_or_init(|| log::set_logger(&LOGGER).is_ok()) {
         return Err("another logger of the `log` crate is installed in this process".to_owned());
     }
     let enabled = sink.is_some();

@@ -228,33 +228,52 @@ impl SocketSlot {
         requeue: bool,
         connection: Option<&EngineConnection>,
     ) {
-        let id = ack.map(|kind| {
-            let id = self.next_ack_id;
-            self.next_ack_id += 1;
-            // The timer starts now, even if the packet waits in the buffer.
-            let deadline = timeout.map(|t| Instant::now() + t);
-            if let Some(deadline) = deadline {
-                self.ack_deadlines.insert((deadline, id));
-            }
-            let sent = connection.filter(|_| self.connected).map(|_| Instant::now());
-            self.acks.insert(id, PendingAck { deadline, kind, sent });
-            self.shared.stats.pending_acks.store(self.acks.len(), std::sync::atomic::Ordering::Relaxed);
-            id
-        });
+        let online = connection.is_some() && self.connected;
+        let id = ack.map(|kind| self.register_ack(timeout, online, |_| kind));
         let packet = Packet::event(&self.config.nsp, event_items(name, args), attachments, id);
+        self.send_or_buffer(packet, volatile, counted, requeue, connection);
+    }
+
+    /// A new pending ack (the id `make` gets), with its deadline `timeout` from now — even if the packet
+    /// waits in the buffer — and, when `online`, the time it went out (for the round trip).
+    fn register_ack(&mut self, timeout: Option<Duration>, online: bool, make: impl FnOnce(u64) -> AckKind) -> u64 {
+        let id = self.next_ack_id;
+        self.next_ack_id += 1;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        if let Some(deadline) = deadline {
+            self.ack_deadlines.insert((deadline, id));
+        }
+        let sent = online.then(Instant::now);
+        self.acks.insert(id, PendingAck { deadline, kind: make(id), sent });
+        self.shared.stats.pending_acks.store(self.acks.len(), std::sync::atomic::Ordering::Relaxed);
+        id
+    }
+
+    /// Hands `packet` to the connection when connected, else to the offline buffer (a volatile one is
+    /// dropped); keeps the buffered count. Whether it was sent.
+    fn send_or_buffer(
+        &mut self,
+        packet: Packet,
+        volatile: bool,
+        counted: bool,
+        requeue: bool,
+        connection: Option<&EngineConnection>,
+    ) -> bool {
         match connection.filter(|_| self.connected) {
             Some(connection) => {
                 connection.send_packet(packet, requeue);
                 if counted {
                     self.shared.adjust_buffered(0, 1);
                 }
+                true
             }
-            None if volatile => {}
+            None if volatile => false,
             None => {
                 self.send_buffer.push_back(packet);
                 if !counted {
                     self.shared.adjust_buffered(1, 0);
                 }
+                false
             }
         }
     }
@@ -272,34 +291,17 @@ impl SocketSlot {
         counted: bool,
         connection: Option<&EngineConnection>,
     ) {
-        let id = self.next_ack_id;
-        self.next_ack_id += 1;
-        let packet = Packet::event(&self.config.nsp, event_items(&name, &args), attachments, Some(id));
-        let deadline = ttl.map(|ttl| Instant::now() + ttl);
-        if let Some(deadline) = deadline {
-            self.ack_deadlines.insert((deadline, id));
-        }
-        let online = connection.filter(|_| self.connected);
-        let tracked = TrackedAck { packet: packet.clone(), sink: Arc::clone(&sink), sent: online.is_some() };
-        let sent = online.map(|_| Instant::now());
-        self.acks.insert(id, PendingAck { deadline, kind: AckKind::Tracked(Box::new(tracked)), sent });
-        self.shared.stats.pending_acks.store(self.acks.len(), std::sync::atomic::Ordering::Relaxed);
-        match online {
-            Some(connection) => {
-                connection.send_packet(packet, true);
-                if counted {
-                    self.shared.adjust_buffered(0, 1);
-                }
-                self.report(&sink, MessageStatus::Sent, "");
-            }
-            None => {
-                self.send_buffer.push_back(packet);
-                if !counted {
-                    self.shared.adjust_buffered(1, 0);
-                }
-                self.report(&sink, MessageStatus::Queued, "");
-            }
-        }
+        let online = connection.is_some() && self.connected;
+        let nsp = self.config.nsp.clone();
+        let mut packet = None;
+        self.register_ack(ttl, online, |id| {
+            let event = Packet::event(&nsp, event_items(&name, &args), attachments, Some(id));
+            packet = Some(event.clone());
+            AckKind::Tracked(Box::new(TrackedAck { packet: event, sink: Arc::clone(&sink), sent: online }))
+        });
+        let packet = packet.expect("register_ack calls make");
+        let sent = self.send_or_buffer(packet, false, counted, true, connection);
+        self.report(&sink, if sent { MessageStatus::Sent } else { MessageStatus::Queued }, "");
     }
 
     /// A status of a tracked emit, in order with the socket's other events.

@@ -36,6 +36,19 @@
 
 #include "realtime.h"
 
+/* RT_UNDER_ASAN: 1 in a program built with AddressSanitizer (make c-tests-asan), which owns malloc and
+ * inflates RSS: tests that count allocations or bound memory check less there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RT_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RT_UNDER_ASAN 1
+#endif
+#endif
+#ifndef RT_UNDER_ASAN
+#define RT_UNDER_ASAN 0
+#endif
+
 /* RT_TRANSPORTS=polling (make c-tests-polling): every realtime_new / realtime_new_polled of a test asks
  * for "transports":["polling"] unless its options name "transports" themselves, so the suite runs a
  * second time over HTTP long-polling against the same server. Unset: the calls go straight through. */

@@ -19,10 +19,7 @@ static void *peer_xmalloc(size_t n) {
 /* =================================================================================================
  * JS peer */
 
-rt_peer *rt_peer_start(int port, const char *nsp, const char *auth_json) {
-    char args[2048];
-    int n = snprintf(args, sizeof args, "--peer --url http://127.0.0.1:%d%s", port, nsp ? nsp : "/");
-    if (auth_json) snprintf(args + n, sizeof args - (size_t)n, " --auth %s", auth_json);
+static rt_peer *peer_start_with(const char *args) {
     rt_peer *p = peer_xmalloc(sizeof *p);
     memset(p, 0, sizeof *p);
     p->proc = rt_server_start(args); /* returns once the peer is connected ("listening") */
@@ -32,6 +29,30 @@ rt_peer *rt_peer_start(int port, const char *nsp, const char *auth_json) {
     /* its first "connect" line is still queued: drop it */
     CHECK(rt_server_wait_event(p->proc, "connect", 5000, NULL, 0), "JS peer: no connect line");
     return p;
+}
+
+rt_peer *rt_peer_start(int port, const char *nsp, const char *auth_json) {
+    char args[2048];
+    int n = snprintf(args, sizeof args, "--peer --url http://127.0.0.1:%d%s", port, nsp ? nsp : "/");
+    if (auth_json) snprintf(args + n, sizeof args - (size_t)n, " --auth %s", auth_json);
+    return peer_start_with(args);
+}
+
+rt_peer *rt_agnost_peer_start(int port, const char *auth_json) {
+    char args[2048];
+    snprintf(args, sizeof args, "--peer --agnost --path /realtime/ --url http://127.0.0.1:%d --auth %s", port,
+             auth_json);
+    return peer_start_with(args);
+}
+
+int rt_peer_recv_about(rt_peer *p, const char *name, const char *needle, int timeout_ms, char *out, size_t len) {
+    int64_t end = rt_now_ms() + timeout_ms;
+    char line[8192];
+    for (;;) {
+        int left = (int)(end - rt_now_ms());
+        if (!rt_server_wait_event_where(p->proc, "recv", "name", name, left > 0 ? left : 0, line, sizeof line)) return 0;
+        if (strstr(line, needle)) return out ? rt_json_get_raw(line, "args", out, len) : 1;
+    }
 }
 
 int rt_peer_cmd(rt_peer *p, const char *fmt, ...) {

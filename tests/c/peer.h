@@ -37,6 +37,12 @@ int rt_peer_cmd(rt_peer *p, const char *fmt, ...)
 #endif
     ;
 void rt_peer_free(rt_peer *p);
+/* A peer in the shape of Agnost's client (--agnost: path /realtime/, autoJoinChannels, its auth JSON) on
+ * the node at `port`, connected. */
+rt_peer *rt_agnost_peer_start(int port, const char *auth_json);
+/* The peer's next "recv" line named `name` whose text contains `needle` (others of that name are dropped);
+ * its args into `out` when non-NULL. 1 when found within timeout_ms. */
+int rt_peer_recv_about(rt_peer *p, const char *name, const char *needle, int timeout_ms, char *out, size_t len);
 
 /* Canonical JSON text of `json` (malloc'd; NULL when it does not parse). */
 char *rt_jcanon(const char *json);

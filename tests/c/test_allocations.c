@@ -19,22 +19,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
 
 #define ALLOCS_BOUND 3.5
 
 static _Atomic uint64_t allocations;
 
-#if !UNDER_ASAN
+#if !RT_UNDER_ASAN
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
@@ -114,7 +104,7 @@ int main(void) {
     }
     CHECK(atomic_load(&disorder) == 0, "%ld events out of order", atomic_load(&disorder));
     CHECK(atomic_load(&last_n) == count, "last event %ld, expected %ld", atomic_load(&last_n), count);
-    if (UNDER_ASAN) {
+    if (RT_UNDER_ASAN) {
         NOTE("%ld events in order; allocations not counted under ASan", count);
     } else {
         double per_event = (double)(atomic_load(&allocs_at_last) - before) / (double)count;

@@ -19,16 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
 
 #define RSS_BOUND_MB 16
 
@@ -108,11 +98,11 @@ int main(void) {
     long growth_mb = (atomic_load(&peak_rss_kb) - base_kb) / 1024;
     NOTE("%ld events in %lld ms (%.0f/s); RSS %ld KiB before, peak %ld KiB: growth %ld MiB (bound %d MiB%s)",
          count, (long long)dt, count * 1000.0 / (double)(dt > 0 ? dt : 1), base_kb, atomic_load(&peak_rss_kb),
-         growth_mb, RSS_BOUND_MB, UNDER_ASAN ? ", not checked under ASan" : "");
+         growth_mb, RSS_BOUND_MB, RT_UNDER_ASAN ? ", not checked under ASan" : "");
     CHECK(atomic_load(&disorder) == 0, "%ld events out of order", atomic_load(&disorder));
     CHECK(atomic_load(&received) == count && atomic_load(&last_n) == count, "received %ld, last %ld",
           atomic_load(&received), atomic_load(&last_n));
-    if (!UNDER_ASAN) CHECK(growth_mb < RSS_BOUND_MB, "RSS grew by %ld MiB", growth_mb);
+    if (!RT_UNDER_ASAN) CHECK(growth_mb < RSS_BOUND_MB, "RSS grew by %ld MiB", growth_mb);
     CHECK(realtime_is_connected(c), "not connected after the flood");
 
     realtime_free(c);

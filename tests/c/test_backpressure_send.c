@@ -19,16 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
 
 #define RSS_BOUND_MB 32
 #define MAX_EMITS 200000
@@ -133,8 +123,8 @@ int main(void) {
     CHECK(refused == 2000, "%d of 2000 further emits refused", refused);
     long growth_mb = (after_kb - base_kb) / 1024;
     NOTE("RSS %ld KiB before, %ld KiB at WOULD_BLOCK: growth %ld MiB (bound %d MiB%s)", base_kb, after_kb, growth_mb,
-         RSS_BOUND_MB, UNDER_ASAN ? ", not checked under ASan" : "");
-    if (!UNDER_ASAN) CHECK(growth_mb < RSS_BOUND_MB, "RSS grew by %ld MiB", growth_mb);
+         RSS_BOUND_MB, RT_UNDER_ASAN ? ", not checked under ASan" : "");
+    if (!RT_UNDER_ASAN) CHECK(growth_mb < RSS_BOUND_MB, "RSS grew by %ld MiB", growth_mb);
     CHECK(realtime_is_connected(c), "disconnected while frozen");
 
     NOTE("thaw: every accepted emit arrives exactly once, in order");

@@ -51,17 +51,6 @@ static int next_msg_name(rt_server *srv, const char *id, int timeout_ms, char *n
     }
 }
 
-/* the peer's next "recv" named `name` whose args mention `id` (others of that name are dropped) */
-static int peer_recv_about(rt_peer *p, const char *name, const char *id, int timeout_ms, char *out, size_t len) {
-    int64_t end = rt_now_ms() + timeout_ms;
-    char line[8192];
-    for (;;) {
-        int left = (int)(end - rt_now_ms());
-        if (!rt_server_wait_event_where(p->proc, "recv", "name", name, left > 0 ? left : 0, line, sizeof line)) return 0;
-        if (strstr(line, id)) return rt_json_get_raw(line, "args", out, len);
-    }
-}
-
 static void peer_recv(rt_peer *p, const char *name, char *out, size_t len) {
     char line[8192];
     CHECK(rt_server_wait_event_where(p->proc, "recv", "name", name, 5000, line, sizeof line), "peer got no %s", name);
@@ -104,19 +93,6 @@ static void user_event(void *ud, const char *event, const char *session_json, co
     char data[1024];
     snprintf(data, sizeof data, "{\"session\":%s,\"user\":%s}", session_json, user_json);
     rt_log_add(ev->log, ev->kind, event, data, 0);
-}
-
-static rt_peer *agnost_peer_start(int port, const char *auth) {
-    char args[1024];
-    snprintf(args, sizeof args, "--peer --agnost --path /realtime/ --url http://127.0.0.1:%d --auth %s", port, auth);
-    rt_peer *p = peer_xmalloc(sizeof *p);
-    memset(p, 0, sizeof *p);
-    p->proc = rt_server_start(args);
-    char line[512];
-    CHECK(rt_server_wait_event(p->proc, "ready", 5000, line, sizeof line), "JS peer sent no ready line");
-    CHECK(rt_json_get_string(line, "id", p->id, sizeof p->id), "JS peer ready line without id: %s", line);
-    CHECK(rt_server_wait_event(p->proc, "connect", 5000, NULL, 0), "JS peer: no connect line");
-    return p;
 }
 
 static void check_refusal(const char *url, const char *auth, const char *code, const char *message) {
@@ -166,7 +142,7 @@ int main(void) {
     rt_server_drain(na, NULL);
 
     /* ---- the peer on node B, in room */
-    rt_peer *peer = agnost_peer_start(pb, AUTH_BOB);
+    rt_peer *peer = rt_agnost_peer_start(pb, AUTH_BOB);
     NOTE("JS peer %s on node B joins room", peer->id);
     CHECK(rt_peer_cmd(peer, "update {\"name\":\"bob\"}"), "peer update");
     CHECK(rt_peer_cmd(peer, "join room"), "peer join");
@@ -412,7 +388,7 @@ int main(void) {
         if (rt_jeq(buf, "[{\"channel\":\"quiet\",\"echo\":false}]")) got_quiet++;
     }
     CHECK(got_room == 1 && got_quiet == 1, "re-joins room %d quiet %d (each with its echo flag)", got_room, got_quiet);
-    CHECK(peer_recv_about(peer, "channel:join", cid, 5000, buf, sizeof buf), "peer: no re-join of C");
+    CHECK(rt_peer_recv_about(peer, "channel:join", cid, 5000, buf, sizeof buf), "peer: no re-join of C");
     snprintf(want, sizeof want, "[{\"channel\":\"room\",\"message\":{\"id\":\"%s\",\"data\":{\"name\":\"cee2\"}}}]", cid);
     CHECK(rt_jeq(buf, want), "peer saw C re-join as %s, want %s", buf, want);
     CHECK(rt_peer_cmd(peer, "send room chat {\"after\":\"restart A\"}"), "peer send");
@@ -420,7 +396,7 @@ int main(void) {
     CHECK(rt_log_wait_nth(log, "chat", chats + 1, 5000, &r) && strcmp(r.data, "{\"after\":\"restart A\"}") == 0,
           "C: %s", r.data);
     CHECK(realtime_send(c, "room", "chat", "{\"back\":1}") == REALTIME_STATUS_OK, "send");
-    CHECK(peer_recv_about(peer, "chat", "back", 5000, buf, sizeof buf), "the peer got no chat from C after the restart");
+    CHECK(rt_peer_recv_about(peer, "chat", "back", 5000, buf, sizeof buf), "the peer got no chat from C after the restart");
     CHECK(rt_jeq(buf, "[{\"channel\":\"room\",\"message\":{\"back\":1}}]"), "peer got %s", buf);
     CHECK(realtime_get_members(c, "room", rt_ev_members, vm) == REALTIME_STATUS_OK, "get_members");
     CHECK(rt_log_wait_nth(log, "members", 4, 5000, &r) && r.text[0] == '\0', "members after restart: %s", r.text);

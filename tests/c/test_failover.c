@@ -18,30 +18,6 @@
 #define AUTH_ANN "{\"envId\":\"env1\",\"apiKey\":\"key1\",\"session\":\"sess-ann\"}"
 #define AUTH_BOB "{\"envId\":\"env1\",\"apiKey\":\"key1\",\"session\":\"sess-bob\",\"echoMessages\":true}"
 
-static rt_peer *agnost_peer_start(int port, const char *auth) {
-    char args[1024];
-    snprintf(args, sizeof args, "--peer --agnost --path /realtime/ --url http://127.0.0.1:%d --auth %s", port, auth);
-    rt_peer *p = peer_xmalloc(sizeof *p);
-    memset(p, 0, sizeof *p);
-    p->proc = rt_server_start(args);
-    char line[512];
-    CHECK(rt_server_wait_event(p->proc, "ready", 5000, line, sizeof line), "JS peer sent no ready line");
-    CHECK(rt_json_get_string(line, "id", p->id, sizeof p->id), "JS peer ready line without id: %s", line);
-    CHECK(rt_server_wait_event(p->proc, "connect", 5000, NULL, 0), "JS peer: no connect line");
-    return p;
-}
-
-/* the peer's next "recv" named `name` whose args contain `needle` */
-static int peer_recv_with(rt_peer *p, const char *name, const char *needle, int timeout_ms, char *out, size_t len) {
-    int64_t end = rt_now_ms() + timeout_ms;
-    char line[8192];
-    for (;;) {
-        int left = (int)(end - rt_now_ms());
-        if (!rt_server_wait_event_where(p->proc, "recv", "name", name, left > 0 ? left : 0, line, sizeof line)) return 0;
-        if (strstr(line, needle)) return out ? rt_json_get_raw(line, "args", out, len) : 1;
-    }
-}
-
 static void on_chat(void *ud, const char *channel, const char *member_id, const char *data_json) {
     (void)member_id;
     rt_log_add(ud, "chat", channel ? channel : "(null)", data_json, 0);
@@ -97,9 +73,9 @@ int main(void) {
     CHECK(strstr(realtime_last_error(), "has a path"), "message: %s", realtime_last_error());
     CHECK(realtime_new(url, "{\"failoverUrls\":\"http://127.0.0.1:1\"}") == NULL, "a string accepted");
 
-    rt_peer *peer = agnost_peer_start(pb, AUTH_BOB);
+    rt_peer *peer = rt_agnost_peer_start(pb, AUTH_BOB);
     CHECK(rt_peer_cmd(peer, "join room"), "peer join");
-    CHECK(peer_recv_with(peer, "channel:join", peer->id, 5000, NULL, 0), "peer: no own join");
+    CHECK(rt_peer_recv_about(peer, "channel:join", peer->id, 5000, NULL, 0), "peer: no own join");
 
     CHECK(realtime_set_log_handler(REALTIME_LOG_LEVEL_INFO, on_log, NULL) == REALTIME_STATUS_OK, "log handler");
     snprintf(opts, sizeof opts,
@@ -119,13 +95,13 @@ int main(void) {
     stats_url(c, got, sizeof got);
     snprintf(want, sizeof want, "ws://127.0.0.1:%d", pa);
     CHECK(strcmp(got, want) == 0, "url %s, want %s", got, want);
-    CHECK(peer_recv_with(peer, "channel:join", cid, 5000, NULL, 0), "the peer did not see C join");
+    CHECK(rt_peer_recv_about(peer, "channel:join", cid, 5000, NULL, 0), "the peer did not see C join");
 
     NOTE("on node A: messages both ways through Redis");
     CHECK(rt_peer_cmd(peer, "send room chat {\"from\":\"peer\",\"n\":1}"), "peer send");
     wait_chat(log, "{\"from\":\"peer\",\"n\":1}");
     CHECK(realtime_send(c, "room", "chat", "{\"from\":\"c\",\"n\":1}") == REALTIME_STATUS_OK, "send");
-    CHECK(peer_recv_with(peer, "chat", "\"n\":1", 5000, buf, sizeof buf), "peer: no chat from C");
+    CHECK(rt_peer_recv_about(peer, "chat", "\"n\":1", 5000, buf, sizeof buf), "peer: no chat from C");
 
     NOTE("node A killed: C fails over to node B, keeps its channel and its offline message");
     rt_server_kill(na);
@@ -141,12 +117,12 @@ int main(void) {
     CHECK(failovers >= 1 && strstr(last_failover, want), "log: %d failovers, last \"%s\"", failovers, last_failover);
     NOTE("log: %s", last_failover);
     pthread_mutex_unlock(&lock);
-    CHECK(peer_recv_with(peer, "channel:join", cid, 5000, NULL, 0), "the peer did not see C re-join on node B");
-    CHECK(peer_recv_with(peer, "chat", "\"offline\":true", 5000, buf, sizeof buf), "the offline message was lost");
+    CHECK(rt_peer_recv_about(peer, "channel:join", cid, 5000, NULL, 0), "the peer did not see C re-join on node B");
+    CHECK(rt_peer_recv_about(peer, "chat", "\"offline\":true", 5000, buf, sizeof buf), "the offline message was lost");
     CHECK(rt_peer_cmd(peer, "send room chat {\"from\":\"peer\",\"n\":3}"), "peer send");
     wait_chat(log, "{\"from\":\"peer\",\"n\":3}");
     CHECK(realtime_send(c, "room", "chat", "{\"from\":\"c\",\"n\":4}") == REALTIME_STATUS_OK, "send");
-    CHECK(peer_recv_with(peer, "chat", "\"n\":4", 5000, buf, sizeof buf), "peer: no chat from C on node B");
+    CHECK(rt_peer_recv_about(peer, "chat", "\"n\":4", 5000, buf, sizeof buf), "peer: no chat from C on node B");
 
     NOTE("node A back, node B killed: C moves back to node A (round robin)");
     CHECK(rt_server_restart(na), "restart A");
