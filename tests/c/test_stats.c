@@ -144,12 +144,17 @@ int main(void) {
     double age = (double)(rt_now_ms() - born);
     CHECK(total <= age + 5 && total >= age - 200, "time in each state %.0f ms, client age %.0f ms", total, age);
 
-    NOTE("cheap: 100,000 snapshots");
+    /* A figure only: timing goals belong to make bench, and under TSan 100,000 snapshots take ~5 s. What
+     * is asserted is that every one of them succeeds while the connection is live. */
+    NOTE("100,000 snapshots, each one succeeding");
     int64_t start = rt_now_ms();
-    for (int i = 0; i < 100000; i++) (void)realtime_stats_json(c, stats, sizeof stats);
-    int64_t took = rt_now_ms() - start;
-    NOTE("100,000 snapshots in %lld ms", (long long)took);
-    CHECK(took < 5000, "100,000 snapshots took %lld ms", (long long)took);
+    int failed = 0;
+    for (int i = 0; i < 100000; i++) {
+        size_t n = realtime_stats_json(c, stats, sizeof stats);
+        if (n == 0 || n >= sizeof stats || stats[0] != '{') failed++;
+    }
+    NOTE("100,000 snapshots in %lld ms", (long long)(rt_now_ms() - start));
+    CHECK(failed == 0, "%d of 100,000 snapshots failed", failed);
 
     NOTE("realtime_close: the reason is the client's");
     CHECK(realtime_close(c) == REALTIME_STATUS_OK, "close");
