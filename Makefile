@@ -116,7 +116,7 @@ swift-pc: build
 	sed -e 's|^libdir=.*|libdir=$(CURDIR)/target/release|' -e 's|^includedir=.*|includedir=$(CURDIR)/include|' \
 	  -e 's|@PREFIX@|$(CURDIR)|g' -e 's|@VERSION@|$(VERSION)|g' packaging/realtime.pc.in > $(SWIFT_PC_DIR)/realtime.pc
 
-swift-test: build node-deps swift-pc
+swift-test: build node-deps swift-pc proxy-deps
 	$(SWIFT_ENV) node tests/server/with-server.js -- scripts/swift-env.sh run bindings/swift swift test --disable-swift-testing -Xswiftc -warnings-as-errors
 
 # A separate package (bindings/swift/Consumer) depending on bindings/swift, which has no unsafe flags.
@@ -130,7 +130,7 @@ swift-consumer-test: build node-deps swift-pc
 
 # Kotlin/JVM: Maven builds the JNI bridge (bindings/kotlin/build-jni.sh) and runs JUnit 5.
 # Dependencies come from Maven Central into ~/.m2 on the first run.
-kotlin-test: build node-deps
+kotlin-test: build node-deps proxy-deps
 	node tests/server/with-server.js -- mvn -B -f bindings/kotlin/pom.xml test
 
 # ---------------------------------------------------------------------------------------------------

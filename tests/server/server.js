@@ -276,10 +276,25 @@ const EVENT_HANDLERS = {
     });
   },
 
+  // "test:user-event" {eventName, session, user}: what Agnost's API server pushes to a user's sockets, sent
+  // to this socket: <eventName> (eventName, session, user), e.g. "user:signin".
+  "test:user-event"(socket, p) {
+    const q = p || {};
+    const name = String(q.eventName || "user:update");
+    socket.emit(name, name, q.session === undefined ? null : q.session, q.user === undefined ? null : q.user);
+  },
+
   // "test:drop": close this socket's transport (no DISCONNECT packet), leaving its ack request unanswered:
   // the client sees "transport close" with the ack pending on the wire.
   "test:drop"(socket) {
     socket.conn.close();
+  },
+
+  // "test:whoami" + ack: answers the auth this socket's CONNECT carried (socket.handshake.auth), for
+  // wrapper tests that cannot read the "connection" lines.
+  "test:whoami"(socket, ...args) {
+    const fn = args.length > 0 && typeof args[args.length - 1] === "function" ? args.pop() : null;
+    if (fn) fn(socket.handshake.auth);
   },
 
   // ---- Agnost channels (client -> server vocabulary), in the real service's shapes without its
