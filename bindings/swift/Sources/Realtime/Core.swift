@@ -15,7 +15,11 @@ import Foundation
 // - A one-shot box (ack, members) is retained while registered in `pending`; whoever removes it from
 //   `pending` (the trampoline when the library answers, the failing call, or close() after
 //   realtime_free()) releases it. The library drops unanswered ack callbacks on realtime_free(), hence
-//   close() fails and releases what is left.
+//   close() fails and releases what is left. A tracked emit's box is one too: released after its final
+//   status, or by close() (realtime_free() ends tracking without a final status).
+// - The library has no finalizer for an auth provider's user_data and may still call a replaced
+//   provider for a CONNECT it was preparing, so every AuthProviderBox set is kept in `authProviders`
+//   until close() (after realtime_free()).
 // - `ops` serialises registration, off and close (the calls that change which boxes the library
 //   holds). Trampolines and finalizers never take `ops`, so realtime_off()/realtime_free() waiting for a
 //   running callback cannot deadlock. `state` guards the fields and is never held across a call into C.
@@ -144,6 +148,8 @@ final class Core: @unchecked Sendable {
     private var pending: [UnsafeMutableRawPointer: Unmanaged<PendingBox>] = [:]
     private var finishers: [Int: @Sendable () -> Void] = [:]
     private var nextFinisher = 0
+    /// Every auth provider set (guarded by `ops`), the library's user_data until realtime_free().
+    private var authProviders: [AuthProviderBox] = []
 
     /// The connection state (kept up to date by internal listeners, see ConnectionState.swift).
     let connection: ConnectionStateStore
@@ -356,6 +362,30 @@ final class Core: @unchecked Sendable {
         state.lock(); finishers[key] = nil; state.unlock()
     }
 
+    // MARK: auth provider
+
+    /// realtime_set_auth_provider() with `box` (nil: removes the provider).
+    func setAuthProvider(_ box: AuthProviderBox?) throws {
+        ops.lock()
+        defer { ops.unlock() }
+        guard let h = try? current() else { throw RealtimeError.closed }
+        if let box { authProviders.append(box) }
+        // Not retained for the library: `authProviders` holds the box until realtime_free() returned.
+        let status = realtime_set_auth_provider(h, box == nil ? nil : authTrampoline,
+                                                box.map { Unmanaged.passUnretained($0).toOpaque() })
+        if RealtimeStatus(status) != .ok, box != nil {
+            authProviders.removeLast()  // not taken: the library kept the previous provider
+        }
+        try check(status)
+    }
+
+    /// Answers auth request `requestID` (nil declines); ignored after close().
+    func authReply(_ requestID: UInt64, _ json: String?) {
+        guard let h = try? current() else { return }
+        // OK also for a request that stopped waiting (timed out, connection gone); the object is valid.
+        _ = withOptionalCString(json) { realtime_auth_reply(h, requestID, $0) }
+    }
+
     // MARK: close
 
     /// realtime_free(), then releases every box. Idempotent. Never called on a library thread.
@@ -380,11 +410,14 @@ final class Core: @unchecked Sendable {
         let leftovers = pending
         pending = [:]
         state.unlock()
+        let providers = authProviders
+        authProviders = []
         ops.unlock()
         for p in leftovers.values {
             p.takeUnretainedValue().fail(RealtimeError.closed)
             p.release()
         }
+        for provider in providers { provider.cancel() }  // running provider tasks; their answers are dropped
         _ = boxes  // the library's finalizers released (or release) its references
         // After the events already queued for the app (queue order), end the lifecycle streams.
         if !fins.isEmpty {
@@ -409,6 +442,13 @@ final class Core: @unchecked Sendable {
 }
 
 // MARK: - C helpers
+
+/// Seconds as the library's milliseconds: at least 1 ms, at most UInt32.max (also for infinity / NaN).
+func milliseconds(_ seconds: TimeInterval) -> UInt32 {
+    let ms = (seconds * 1000).rounded()
+    guard ms < Double(UInt32.max) else { return UInt32.max }
+    return UInt32(max(1, ms))
+}
 
 func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
     guard let s else { return body(nil) }

@@ -94,7 +94,11 @@ public final class RealtimeClient: @unchecked Sendable {
     /// `options` are socket.io-client's (camelCase), e.g.
     /// `["auth": ["token": "abc"], "reconnectionDelay": 500, "autoConnect": false]`; an unknown key
     /// or a wrong type throws `RealtimeError.status(.unknownOption / .invalidOptions, message:)` with the
-    /// library's message naming the key.
+    /// library's message naming the key. Transports and proxies are options too:
+    /// `"transports": ["polling"]` (HTTP long-polling only; default `["websocket", "polling"]`, see
+    /// `transportName`) and `"proxy": "http://[user:password@]host:port"` (HTTP CONNECT; also
+    /// `socks5://` / `socks5h://`); a proxy that fails or refuses arrives as onError (its message names
+    /// the proxy).
     public init(url: String, options: [String: JSONValue] = [:], queue: DispatchQueue? = nil) throws {
         let json = try options.isEmpty ? nil : Self.plainJSON(.object(options))
         core = try Core(queue: queue ?? DispatchQueue(label: "realtime.client", qos: .userInitiated),
@@ -186,6 +190,15 @@ public final class RealtimeClient: @unchecked Sendable {
             if n < buf.count { return String(decoding: buf[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
             buf = [CChar](repeating: 0, count: n + 1)
         }
+    }
+
+    /// The transport of the open connection, "websocket" or "polling" (engine.io's names; a polling
+    /// connection that upgraded reports "websocket"); nil while no connection is open (connecting,
+    /// waiting to reconnect, closed).
+    public var transportName: String? {
+        guard let h = try? core.current() else { return nil }
+        let name = String(cString: realtime_transport_name(h))
+        return name.isEmpty ? nil : name
     }
 
     /// Whether the current connection recovered the previous session (connection state recovery).
@@ -389,7 +402,7 @@ public final class RealtimeClient: @unchecked Sendable {
     public func emitWithAck(_ event: String, args: [JSONValue], timeout: TimeInterval? = nil) async throws -> [JSONValue] {
         var buffers: [Data] = []
         let json = JSONValue.array(args).encoded(buffers: &buffers)
-        let ms: UInt32 = timeout.map { UInt32(clamping: Int64(max(1, ($0 * 1000).rounded()))) } ?? 0
+        let ms: UInt32 = timeout.map(milliseconds) ?? 0
         let core = self.core
         let box = OneShot<[JSONValue]>(core: core) { error, argsJSON, data in
             if let error { return .failure(RealtimeError.async(error)) }
@@ -473,7 +486,7 @@ public final class RealtimeClient: @unchecked Sendable {
     }
 
     /// Channel messages and profiles are plain JSON (the channel API has no binary attachments).
-    private static func plainJSON(_ value: JSONValue) throws -> String {
+    static func plainJSON(_ value: JSONValue) throws -> String {
         var buffers: [Data] = []
         let json = value.encoded(buffers: &buffers)
         guard buffers.isEmpty else {

@@ -869,6 +869,293 @@ final class RealtimeTests: XCTestCase {
         XCTAssertEqual(stats.state, "idle")
     }
 
+    // MARK: - Tracked emits
+
+    /// Every status of a tracked emit (the stream ends after the final one).
+    func statuses(_ stream: AsyncStream<MessageStatus>, timeout: TimeInterval = 15,
+                  file: StaticString = #filePath, line: UInt = #line) -> [MessageStatus] {
+        let seen = Locked<[MessageStatus]>([])
+        runAsync(timeout: timeout, file: file, line: line) {
+            for await status in stream { seen.mutate { $0.append(status) } }
+        }
+        return seen.value
+    }
+
+    /// Connected: .sent, then .acked with the server's answer (the "ack" and "echo" events answer with
+    /// their arguments); the handler variant runs on the client's queue; each box is released after
+    /// its final status.
+    func testTrackedEmitAcked() throws {
+        let client = try connectedClient()
+        XCTAssertEqual(statuses(try client.emitTracked("ack", 1, ["a": 2], ttl: 5)), [.sent, .acked([1, ["a": 2]])])
+
+        let queue = client.queue
+        let done = expectation(description: "final status")
+        let seen = Locked<[MessageStatus]>([])
+        try client.emitTracked("echo", "x", ttl: 5) { status in
+            dispatchPrecondition(condition: .onQueue(queue))
+            seen.mutate { $0.append(status) }
+            if status.isFinal { done.fulfill() }
+        }
+        wait(for: [done], timeout: 10)
+        XCTAssertEqual(seen.value, [.sent, .acked(["x"])])
+        XCTAssertEqual(client.core.pendingCount, 0, "released after the final status")
+    }
+
+    /// Offline past its time to live: .queued, then .expired, and it is never sent (the server echoes
+    /// whatever reaches it, in order: only the emit made after it arrives).
+    func testTrackedEmitExpiresOffline() throws {
+        let client = try makeClient(Self.fast.merging(["autoConnect": false]) { $1 })
+        let echoed = Locked<[JSONValue]>([])
+        let after = expectation(description: "the echo emitted after the expiry")
+        try client.on("echo") { event in
+            echoed.mutate { $0.append(contentsOf: event.args) }
+            if event.args == ["after"] { after.fulfill() }
+        }
+        XCTAssertEqual(statuses(try client.emitTracked("echo", "expiring", ttl: 0.15)), [.queued, .expired])
+        XCTAssertEqual(client.core.pendingCount, 0)
+        try client.emit("echo", "after")  // buffered, sent after the connect
+        try client.open()
+        wait(for: [after], timeout: 10)
+        XCTAssertEqual(echoed.value, ["after"], "the expired message never reached the server")
+    }
+
+    /// Sent, never acknowledged: .sent, then .failed when the time to live passes; or when the socket
+    /// is disconnected with the message in flight.
+    func testTrackedEmitFailsWithoutAck() throws {
+        let client = try connectedClient()
+        let seen = statuses(try client.emitTracked("nothing-answers-this", "x", ttl: 0.3))
+        guard seen.count == 2, seen.first == .sent, case .failed(let reason)? = seen.last else { return XCTFail("\(seen)") }
+        XCTAssertTrue(reason.contains("time to live"), reason)
+
+        let stream = try client.emitTracked("nothing-answers-this", "y")  // no time to live
+        runAsync {
+            var statuses = stream.makeAsyncIterator()
+            let first = await statuses.next()
+            XCTAssertEqual(first, .sent)
+            try client.disconnect()
+            let last = await statuses.next()
+            XCTAssertEqual(last, .failed(reason: "socket has been disconnected"))
+            let end = await statuses.next()
+            XCTAssertNil(end, "nothing after the final status")
+        }
+    }
+
+    /// close() ends tracking without a final status: the stream ends, the handler is released, nothing
+    /// is left pending. Binary data and a closed client throw.
+    func testTrackedEmitEndsAtClose() throws {
+        let client = try RealtimeClient(url: "http://127.0.0.1:9/", options: ["autoConnect": false])
+        XCTAssertThrowsError(try client.emitTracked("ack", .binary(Data([1])))) { error in
+            guard case .status(.invalidArgument, _)? = error as? RealtimeError else { return XCTFail("\(error)") }
+        }
+        XCTAssertThrowsError(try client.emitTracked("disconnect")) { error in
+            guard case .status(.reservedEvent, _)? = error as? RealtimeError else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(client.core.pendingCount, 0, "a refused emit leaves nothing pending")
+        final class Token: Sendable {}
+        var token: Token? = Token()
+        let weakToken = Weak(token!)
+        try client.emitTracked("ack", 1) { [token] _ in _ = token }
+        token = nil
+        let stream = try client.emitTracked("ack", 2)
+        XCTAssertEqual(client.core.pendingCount, 2)
+        runAsync {
+            var statuses = stream.makeAsyncIterator()
+            let first = await statuses.next()
+            XCTAssertEqual(first, .queued)
+            client.close()
+            let end = await statuses.next()
+            XCTAssertNil(end, "the stream ends at close(), without a final status")
+        }
+        client.queue.sync {}  // a status hop queued before close() holds the handler until it ran
+        XCTAssertEqual(client.core.pendingCount, 0)
+        XCTAssertNil(weakToken.object, "the handler was released by close()")
+        assertThrows(.closed) { _ = try client.emitTracked("ack") }
+    }
+
+    // MARK: - Auth provider
+
+    /// The auth the server saw in this connection's CONNECT (its "test:whoami" answers it).
+    func serverAuth(_ client: RealtimeClient, file: StaticString = #filePath, line: UInt = #line) -> JSONValue {
+        let auth = Locked<JSONValue>(.null)
+        runAsync(file: file, line: line) { auth.value = try await client.emitWithAck("test:whoami", timeout: 5).first ?? .null }
+        return auth.value
+    }
+
+    /// A provider that answers after an await: the CONNECT waits for it and carries its answer, not
+    /// the auth option. A @MainActor provider runs on the main actor (wait(for:) runs the main queue).
+    func testAuthProviderAnswersLater() throws {
+        let client = try makeClient(Self.fast.merging(["autoConnect": false, "auth": ["token": "static"]]) { $1 })
+        let calls = Locked(0)
+        try client.setAuthProvider { @MainActor in
+            MainActor.assertIsolated()
+            calls.mutate { $0 += 1 }
+            try await Task.sleep(nanoseconds: 300_000_000)
+            return ["token": "async-1"]
+        }
+        let connected = expectation(description: "connected")
+        try client.onConnect { connected.fulfill() }
+        let start = Date()
+        try client.open()
+        wait(for: [connected], timeout: 10)
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(start), 0.25, "the CONNECT waited for the answer")
+        XCTAssertEqual(serverAuth(client), ["token": "async-1"])
+        XCTAssertEqual(calls.value, 1)
+    }
+
+    /// Asked again before every CONNECT: after a reconnection the server sees the new token.
+    func testAuthProviderFreshTokenOnReconnect() throws {
+        let client = try makeClient(Self.fast.merging(["autoConnect": false]) { $1 })
+        let calls = Locked(0)
+        try client.setAuthProvider {
+            var n = 0
+            calls.mutate { $0 += 1; n = $0 }
+            return ["token": .string("t\(n)")]
+        }
+        let connects = [expectation(description: "connected"), expectation(description: "reconnected")]
+        let count = Locked(0)
+        try client.onConnect {
+            var n = 0
+            count.mutate { $0 += 1; n = $0 }
+            if n <= connects.count { connects[n - 1].fulfill() }
+        }
+        try client.open()
+        wait(for: [connects[0]], timeout: 10)
+        XCTAssertEqual(serverAuth(client), ["token": "t1"])
+        try client.reconnectNow()
+        wait(for: [connects[1]], timeout: 10)
+        XCTAssertEqual(serverAuth(client), ["token": "t2"])
+        XCTAssertEqual(calls.value, 2)
+    }
+
+    /// nil or a throw declines: an error, no connection, no retry until open(). Without a provider
+    /// (setAuthProvider(nil)) the auth option is used again.
+    func testAuthProviderDeclines() throws {
+        struct NoToken: Error {}
+        let client = try makeClient(Self.fast.merging(["autoConnect": false, "auth": ["token": "static"]]) { $1 })
+        let calls = Locked(0)
+        try client.setAuthProvider {
+            var n = 0
+            calls.mutate { $0 += 1; n = $0 }
+            if n == 1 { return nil }
+            throw NoToken()
+        }
+        let errors = [expectation(description: "declined (nil)"), expectation(description: "declined (throw)")]
+        let messages = Locked<[String]>([])
+        try client.onError { message, _ in
+            var n = 0
+            messages.mutate { $0.append(message); n = $0.count }
+            if n <= errors.count { errors[n - 1].fulfill() }
+        }
+        let connects = Locked(0), attempts = Locked(0)
+        let connected = expectation(description: "connected without a provider")
+        try client.onConnect { connects.mutate { $0 += 1 }; connected.fulfill() }
+        try client.onReconnectAttempt { _ in attempts.mutate { $0 += 1 } }
+
+        try client.open()
+        wait(for: [errors[0]], timeout: 10)
+        Thread.sleep(forTimeInterval: 0.5)  // reconnectionDelay is 100 ms: a retry would show by now
+        XCTAssertEqual(calls.value, 1, "the client stopped: not asked again")
+        XCTAssertEqual(attempts.value, 0)
+        XCTAssertFalse(client.isConnected)
+        try client.open()
+        wait(for: [errors[1]], timeout: 10)
+        XCTAssertEqual(messages.value.count, 2)
+        XCTAssertTrue(messages.value.allSatisfy { $0.contains("declined") }, "\(messages.value)")
+        XCTAssertEqual(connects.value, 0)
+
+        try client.setAuthProvider(nil)
+        try client.open()
+        wait(for: [connected], timeout: 10)
+        XCTAssertEqual(serverAuth(client), ["token": "static"])
+        XCTAssertEqual(calls.value, 2, "a removed provider is not asked")
+    }
+
+    /// close() while the provider is awaited: its task is cancelled, nothing is answered or leaked.
+    func testAuthProviderCancelledByClose() throws {
+        let client = try makeClient(Self.fast.merging(["autoConnect": false]) { $1 })
+        let asked = expectation(description: "asked")
+        let cancelled = expectation(description: "the provider's task was cancelled")
+        try client.setAuthProvider {
+            asked.fulfill()
+            do {
+                try await Task.sleep(nanoseconds: 10_000_000_000)
+            } catch is CancellationError {
+                cancelled.fulfill()
+            }
+            return ["token": "late"]
+        }
+        try client.open()
+        wait(for: [asked], timeout: 10)
+        client.close()
+        wait(for: [cancelled], timeout: 5)
+        assertThrows(.closed) { try client.setAuthProvider(nil) }
+    }
+
+    // MARK: - Transports and proxies
+
+    /// "transports": ["polling"]: HTTP long-polling only; events flow both ways.
+    func testPollingTransport() throws {
+        let client = try connectedClient(Self.fast.merging(["transports": ["polling"]]) { $1 })
+        XCTAssertEqual(client.transportName, "polling")
+        XCTAssertEqual(try client.stats().transport, "polling")
+        let received = expectation(description: "echo over polling")
+        try client.on("echo") { event in if event.args == ["over polling"] { received.fulfill() } }
+        runAsync {
+            let answer = try await client.emitWithAck("echo", "over polling", timeout: 5)
+            XCTAssertEqual(answer, ["over polling"])
+        }
+        wait(for: [received], timeout: 5)
+        XCTAssertEqual(client.transportName, "polling", "never upgraded")
+        client.close()
+        XCTAssertNil(client.transportName)
+
+        let websocket = try connectedClient()
+        XCTAssertEqual(websocket.transportName, "websocket", "the default")
+    }
+
+    /// "proxy": through a real HTTP CONNECT proxy (tinyproxy, started by with-server.js when installed).
+    func testHTTPProxy() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let proxy = env["REALTIME_TEST_HTTP_PROXY"], !proxy.isEmpty, let log = env["REALTIME_TEST_HTTP_PROXY_LOG"] else {
+            throw XCTSkip("REALTIME_TEST_HTTP_PROXY is not set: no tinyproxy (make proxy-deps)")
+        }
+        let port = try XCTUnwrap(URLComponents(string: try serverURL())?.port)
+        let client = try connectedClient(Self.fast.merging(["proxy": .string(proxy)]) { $1 })
+        XCTAssertEqual(client.transportName, "websocket")
+        runAsync {
+            let answer = try await client.emitWithAck("echo", "through the proxy", timeout: 5)
+            XCTAssertEqual(answer, ["through the proxy"])
+        }
+        // tinyproxy logs each tunnel it opens ("CONNECT 127.0.0.1:<port> HTTP/1.1").
+        let needle = "CONNECT 127.0.0.1:\(port)"
+        let deadline = Date().addingTimeInterval(5)
+        var text = ""
+        repeat {
+            text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if text.contains(needle) { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        } while Date() < deadline
+        XCTAssertTrue(text.contains(needle), "tinyproxy's log has no '\(needle)': \(text.suffix(2000))")
+    }
+
+    /// A proxy nobody listens on: the connection fails with an error naming the proxy (the option is
+    /// applied, not ignored).
+    func testUnreachableProxyFails() throws {
+        _ = try serverURL()
+        let client = try makeClient(Self.fast.merging(["proxy": "http://127.0.0.1:9", "reconnection": false]) { $1 })
+        let failed = expectation(description: "error")
+        failed.assertForOverFulfill = false  // one per transport tried
+        let message = Locked("")
+        try client.onError { text, _ in message.value = text; failed.fulfill() }
+        let connects = Locked(0)
+        try client.onConnect { connects.mutate { $0 += 1 } }
+        wait(for: [failed], timeout: 10)
+        XCTAssertTrue(message.value.contains("proxy"), message.value)
+        XCTAssertEqual(connects.value, 0)
+        XCTAssertFalse(client.isConnected)
+        XCTAssertNil(client.transportName)
+    }
+
     // MARK: - JSON
 
     func testJSONValue() throws {
