@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use smallvec::SmallVec;
 
 /// Why a text is not JSON: what was found, and the byte offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,8 +166,9 @@ impl<'a> Parser<'a> {
 pub fn validate(text: &str) -> Result<Scan, JsonError> {
     let mut p = Parser { bytes: text.as_bytes(), pos: 0 };
     let mut scan = Scan::default();
-    let mut stack: Vec<Container> = Vec::new();
-    let mut objects: Vec<ObjectState> = Vec::new();
+    // Inline up to the usual depths: no allocation per message (arbitrary depth still spills to the heap).
+    let mut stack: SmallVec<[Container; 32]> = SmallVec::new();
+    let mut objects: SmallVec<[ObjectState; 8]> = SmallVec::new();
     // The key of the member whose value is being read, when it matters for placeholders.
     let mut pending_key: Option<&'static str> = None;
     loop {
