@@ -10,7 +10,14 @@
  *    under a mutex and takes a local reference before calling Java, so deleting a listener's global
  *    reference (off / close) can never leave a callback with a dangling pointer, whatever thread it runs
  *    on and whether or not realtime_off()/realtime_free() waited for it.
- *  - One-shot callbacks (acks, members) remove their token when they run.
+ *  - One-shot callbacks (acks, members) remove their token when they run; a tracked emit's callback
+ *    removes it at its final status (ACKED, EXPIRED, FAILED), after which the library never calls it
+ *    again. A token the library never gives back (realtime_free ends acks and tracked emits without a
+ *    call) is deleted by Kotlin's ClientState at close, as every token it recorded.
+ *  - The auth provider is one token per client for its whole life (Kotlin's AuthSlot, which calls the
+ *    provider set last): the library may still call a replaced provider's cb for a request it asked
+ *    before the replacement took effect (realtime_set_auth_provider is applied asynchronously), so a
+ *    token deleted at replacement would leave that request unanswered. It is deleted at close.
  *  - Library callback threads are attached to the JVM once, as daemon threads, and stay attached (a
  *    pthread key detaches a thread if it ever exits). Each callback runs in its own local frame, so no
  *    local reference accumulates on these never-returning threads.
@@ -37,7 +44,7 @@ static JavaVM *g_vm;
 static jclass g_callback_class; /* dev/realtime/NativeCallback */
 static jclass g_bytes_class;    /* [B */
 static jmethodID m_on_void, m_on_text, m_on_text2, m_on_count, m_on_event, m_on_ack, m_on_members,
-    m_on_channel;
+    m_on_channel, m_on_status, m_on_auth;
 static jclass g_log_class; /* dev/realtime/NativeLogHandler */
 static jmethodID m_on_log;
 static pthread_key_t g_detach_key;
@@ -295,6 +302,30 @@ done:
     leave(env);
 }
 
+static int is_final_status(realtime_message_status status) {
+    return status == REALTIME_MESSAGE_STATUS_ACKED || status == REALTIME_MESSAGE_STATUS_EXPIRED ||
+           status == REALTIME_MESSAGE_STATUS_FAILED;
+}
+
+/* A tracked emit's status; the final one takes (deletes) the token: the library never calls again. */
+static void cb_status(void *user_data, realtime_message_status status, const char *detail) {
+    JNIEnv *env;
+    jobject t = enter(&env, user_data, is_final_status(status));
+    if (!t) return;
+    MAKE_BYTES(d, detail ? detail : "");
+    (*env)->CallVoidMethod(env, t, m_on_status, (jint)status, d);
+done:
+    leave(env);
+}
+
+static void cb_auth(void *user_data, uint64_t request_id) {
+    JNIEnv *env;
+    jobject t = enter(&env, user_data, 0);
+    if (!t) return;
+    (*env)->CallVoidMethod(env, t, m_on_auth, (jlong)request_id);
+    leave(env);
+}
+
 /* ---- the log handler ---- */
 
 static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -414,6 +445,8 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
         {&m_on_ack, "onAck", "([B[B[[B)V"},
         {&m_on_members, "onMembers", "([B[B)V"},
         {&m_on_channel, "onChannel", "([B[B[B)V"},
+        {&m_on_status, "onStatus", "(I[B)V"},
+        {&m_on_auth, "onAuth", "(J)V"},
     };
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         *methods[i].id = (*env)->GetMethodID(env, g_callback_class, methods[i].name, methods[i].sig);
@@ -675,6 +708,48 @@ JNIEXPORT jint JNICALL Java_dev_realtime_Native_nAck(JNIEnv *env, jclass cls, jl
     buffers_free(bufs, count);
     free(a);
     return (jint)s;
+}
+
+JNIEXPORT jint JNICALL Java_dev_realtime_Native_nEmitTracked(JNIEnv *env, jclass cls, jlong h, jbyteArray event,
+                                                             jbyteArray args, jint ttl_ms, jlong token) {
+    (void)cls;
+    char *e, *a;
+    if (!cstr(env, event, &e)) return CONVERSION_FAILED;
+    if (!cstr(env, args, &a)) {
+        free(e);
+        return CONVERSION_FAILED;
+    }
+    uint32_t ttl = ttl_ms < 0 ? 0u : (uint32_t)ttl_ms;
+    realtime_status s = realtime_emit_tracked(CLIENT(h), e, a, ttl, cb_status, TOKEN(token));
+    free(e);
+    free(a);
+    return (jint)s;
+}
+
+/* ---- auth provider ---- */
+
+/* token 0 removes the provider */
+JNIEXPORT jint JNICALL Java_dev_realtime_Native_nSetAuthProvider(JNIEnv *env, jclass cls, jlong h, jlong token) {
+    (void)env;
+    (void)cls;
+    return (jint)realtime_set_auth_provider(CLIENT(h), token ? cb_auth : NULL, TOKEN(token));
+}
+
+/* auth NULL declines */
+JNIEXPORT jint JNICALL Java_dev_realtime_Native_nAuthReply(JNIEnv *env, jclass cls, jlong h, jlong request_id,
+                                                           jbyteArray auth) {
+    (void)cls;
+    char *a;
+    if (!cstr(env, auth, &a)) return CONVERSION_FAILED;
+    realtime_status s = realtime_auth_reply(CLIENT(h), (uint64_t)request_id, a);
+    free(a);
+    return (jint)s;
+}
+
+/* "websocket", "polling", or "" when no connection is open (static storage in the library). */
+JNIEXPORT jbyteArray JNICALL Java_dev_realtime_Native_nTransportName(JNIEnv *env, jclass cls, jlong h) {
+    (void)cls;
+    return bytes_of(env, realtime_transport_name(CLIENT(h)));
 }
 
 /* ---- channels ---- */

@@ -5,6 +5,10 @@ import java.util.concurrent.RejectedExecutionException
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.locks.ReentrantLock
 import kotlin.concurrent.withLock
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.asCoroutineDispatcher
 
 /**
  * The native side of one client: its handle and every JNI token (global reference) it owns. It never
@@ -13,8 +17,9 @@ import kotlin.concurrent.withLock
  *
  * Lifetime rules:
  *  - a token is recorded here before the library gets it, so close() always finds it;
- *  - close (run) marks the state closed, calls realtime_free (which, outside a callback, waits for running
- *    callbacks), then deletes every token and fails every pending one-shot (ack, members);
+ *  - close (run) marks the state closed, cancels the client's coroutines (suspend auth providers), calls
+ *    realtime_free (which, outside a callback, waits for running callbacks), then deletes every token and
+ *    fails every pending one-shot (ack, members, tracked emit);
  *  - JNI callbacks look their token up in a table and hold a local reference for the call, so deleting
  *    a token while a callback runs (close from inside a callback) is safe.
  */
@@ -38,6 +43,14 @@ internal class ClientState(val handle: Long) : Runnable {
      * library dropped it, until its queued call has run.
      */
     private val registrations = HashMap<Long, Registration>()
+    /** The auth provider's slot and its token: one for the client's life (see [setAuthProvider]). */
+    private var authSlot: AuthSlot? = null
+    private var authToken = 0L
+    /** Serializes [setAuthProvider] calls, so the provider set last is the one installed natively. */
+    private val authLock = Any()
+    /** The job of the client's coroutines, created at the first [scope] call; cancelled at close. */
+    private var scopeJob: Job? = null
+    private var scope: CoroutineScope? = null
 
     fun closedError() = IllegalStateException("the RealtimeClient is closed")
 
@@ -171,11 +184,53 @@ internal class ClientState(val handle: Long) : Runnable {
         return token
     }
 
+    /**
+     * Installs [provider] as the client's auth provider (null removes it: realtime_set_auth_provider).
+     * The library gets one token for the client's life, an [AuthSlot] that asks the provider set last: a
+     * request the library asked before a replacement took effect (it applies it asynchronously) still
+     * finds a provider to answer it, and no token is deleted while the library may use it.
+     */
+    fun setAuthProvider(provider: ((AuthRequest) -> Unit)?) {
+        checkOpen()
+        synchronized(authLock) {
+            var slot = synchronized(lock) { authSlot }
+            if (slot == null && provider != null) {
+                val created = AuthSlot(this)
+                val token = Native.nRegister(created)
+                synchronized(lock) {
+                    if (closed) {
+                        Native.nUnregister(token)
+                        throw closedError()
+                    }
+                    tokens.add(token)
+                    authSlot = created
+                    authToken = token
+                }
+                slot = created
+            }
+            slot?.provider = provider
+            check(Native.nSetAuthProvider(handle, if (provider == null) 0L else authToken))
+        }
+    }
+
+    /** The client's coroutine scope (a SupervisorJob on [executor]); close() cancels it. */
+    fun scope(executor: Executor): CoroutineScope = synchronized(lock) {
+        if (closed) throw closedError()
+        scope ?: SupervisorJob().let { job ->
+            scopeJob = job
+            CoroutineScope(job + executor.asCoroutineDispatcher()).also { scope = it }
+        }
+    }
+
     val isClosed: Boolean get() = closed
 
     /** close() and the cleaner: runs once (through the Cleanable). */
     override fun run() {
-        synchronized(lock) { closed = true }
+        val job = synchronized(lock) {
+            closed = true
+            scopeJob
+        }
+        job?.cancel()
         Native.nFree(handle)
         val toDelete: List<Long>
         val toFail: List<OneShot>
@@ -187,6 +242,8 @@ internal class ClientState(val handle: Long) : Runnable {
             listeners.clear()
             anyIds.clear()
             registrations.clear()
+            authSlot = null
+            authToken = 0L
         }
         for (token in toDelete) Native.nUnregister(token)
         val error = IllegalStateException("the RealtimeClient was closed before the answer came")
@@ -265,8 +322,7 @@ internal fun post(
                     if (registration == null) block() else registration.enter(block)
                 }
             } catch (t: Throwable) {
-                val thread = Thread.currentThread()
-                thread.uncaughtExceptionHandler?.uncaughtException(thread, t) ?: t.printStackTrace()
+                reportUncaught(t)
             }
         }
     } catch (_: RejectedExecutionException) {
@@ -274,6 +330,53 @@ internal fun post(
         return false
     }
     return true
+}
+
+/** An exception of the application's code, run by [post]: to the thread's uncaught-exception handler. */
+internal fun reportUncaught(t: Throwable) {
+    val thread = Thread.currentThread()
+    thread.uncaughtExceptionHandler?.uncaughtException(thread, t) ?: t.printStackTrace()
+}
+
+/**
+ * Runs blocks on [executor] one at a time and in the order given, whatever the executor's threads (the
+ * statuses of one tracked emit must not overtake each other on a pool); like [post] with a gate, what is
+ * still queued when the client is closed is dropped.
+ */
+internal class SerialPoster(private val executor: Executor, private val gate: ClientState) {
+    private val queue = ArrayDeque<() -> Unit>()
+    /** A drain task is queued or running: it takes what [enqueue] adds meanwhile. */
+    private var draining = false
+
+    fun enqueue(block: () -> Unit) {
+        synchronized(queue) {
+            queue.addLast(block)
+            if (draining) return
+            draining = true
+        }
+        if (!post(executor, gate) { drain() }) {
+            synchronized(queue) {
+                queue.clear()
+                draining = false
+            }
+        }
+    }
+
+    private fun drain() {
+        while (!gate.isClosed) {
+            val next = synchronized(queue) {
+                queue.removeFirstOrNull() ?: run {
+                    draining = false
+                    return
+                }
+            }
+            try {
+                next()
+            } catch (t: Throwable) {
+                reportUncaught(t)
+            }
+        }
+    }
 }
 
 /** A listener that delivers on the application's executor, through its own [registration] gate. */
@@ -290,6 +393,9 @@ internal abstract class ListenerCallback(
 internal abstract class OneShot(private val state: ClientState) : NativeCallback(), Tokened {
     override var token: Long = 0
     private val done = AtomicBoolean(false)
+
+    /** [finish] ran: the one-shot has ended. */
+    protected val finished: Boolean get() = done.get()
 
     protected fun finish(): Boolean {
         if (!done.compareAndSet(false, true)) return false
@@ -312,6 +418,32 @@ internal class AckCallback(state: ClientState, private val result: (Result<AckRe
 
     override fun fail(error: Throwable) {
         if (finish()) result(Result.failure(error))
+    }
+}
+
+/**
+ * The statuses of one tracked emit: [report] gets each, the final one included; [closed] gets
+ * IllegalStateException when the client is closed before the final status (realtime_free ends a tracked
+ * emit without one; close() deletes the token then, as for a pending ack). The bridge deletes the token
+ * at the final status.
+ */
+internal class TrackedCallback(
+    state: ClientState,
+    private val report: (MessageStatus) -> Unit,
+    private val closed: (Throwable) -> Unit,
+) : OneShot(state) {
+    override fun onStatus(status: Int, detail: ByteArray) {
+        val s = MessageStatus.of(status, Native.str(detail)) ?: return
+        if (s.isFinal) {
+            if (!finish()) return
+        } else if (finished) {
+            return
+        }
+        report(s)
+    }
+
+    override fun fail(error: Throwable) {
+        if (finish()) closed(error)
     }
 }
 

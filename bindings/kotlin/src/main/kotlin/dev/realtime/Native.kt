@@ -134,6 +134,15 @@ internal object Native {
         handle: Long, event: ByteArray, args: ByteArray?, buffers: Array<ByteArray>?, timeoutMs: Int, token: Long,
     ): Int
     @JvmStatic external fun nAck(handle: Long, ackId: Long, args: ByteArray?, buffers: Array<ByteArray>?): Int
+    /** realtime_emit_tracked: the token's onStatus gets every status; the bridge deletes it at the final one. */
+    @JvmStatic external fun nEmitTracked(handle: Long, event: ByteArray, args: ByteArray?, ttlMs: Int, token: Long): Int
+
+    /** realtime_set_auth_provider with the token's onAuth; token 0 removes the provider. */
+    @JvmStatic external fun nSetAuthProvider(handle: Long, token: Long): Int
+    /** realtime_auth_reply; auth null declines. */
+    @JvmStatic external fun nAuthReply(handle: Long, requestId: Long, auth: ByteArray?): Int
+    /** realtime_transport_name: "websocket", "polling", or "" when no connection is open. */
+    @JvmStatic external fun nTransportName(handle: Long): ByteArray
 
     /** op: 0 join(channel), 1 leave(channel), 2 updateProfile(dataJson). */
     @JvmStatic external fun nChannelOp(handle: Long, op: Int, arg: ByteArray): Int
@@ -165,4 +174,6 @@ internal abstract class NativeCallback {
     open fun onAck(error: ByteArray?, args: ByteArray?, buffers: Array<ByteArray>) {}
     open fun onMembers(error: ByteArray?, members: ByteArray?) {}
     open fun onChannel(channel: ByteArray?, memberId: ByteArray?, data: ByteArray) {}
+    open fun onStatus(status: Int, detail: ByteArray) {}
+    open fun onAuth(requestId: Long) {}
 }

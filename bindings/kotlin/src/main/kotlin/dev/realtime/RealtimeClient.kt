@@ -5,11 +5,18 @@ import java.util.concurrent.Executor
 import java.util.concurrent.Executors
 import kotlin.coroutines.resume
 import kotlin.coroutines.resumeWithException
+import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.channels.BufferOverflow
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.channels.awaitClose
+import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.MutableSharedFlow
 import kotlinx.coroutines.flow.SharedFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asSharedFlow
+import kotlinx.coroutines.flow.buffer
+import kotlinx.coroutines.flow.callbackFlow
+import kotlinx.coroutines.launch
 import kotlinx.coroutines.suspendCancellableCoroutine
 
 /**
@@ -121,6 +128,18 @@ class RealtimeClient private constructor(
         }
 
     /**
+     * The transport of the open connection (realtime_transport_name): "websocket" or "polling", or null
+     * when no connection is open (connecting, waiting to reconnect, disconnected). A polling connection
+     * that upgraded reads "websocket" from the moment the upgrade completed. Choose the transports with the
+     * `transports` option, e.g. `{"transports":["polling"]}`.
+     */
+    val transportName: String?
+        get() {
+            state.checkOpen()
+            return Native.str(Native.nTransportName(state.handle)).ifEmpty { null }
+        }
+
+    /**
      * A snapshot of the live counters (realtime_stats_json): state, connects, transport, packets and
      * bytes, emits, acks, listeners, ... Cheap enough for every frame of a UI. Does not end the
      * library's initial event hold.
@@ -151,6 +170,37 @@ class RealtimeClient private constructor(
         }
         return RealtimeClient(ClientState(handle), executor)
     }
+
+    // ---- auth provider ----
+
+    /**
+     * Asks [provider] for credentials before each CONNECT of this namespace (the first connection, every
+     * reconnection, every open() after a refusal; realtime_set_auth_provider). It returns a JSON object
+     * text, sent as the CONNECT's `auth` (it replaces the `auth` option, for this CONNECT and later ones),
+     * or null to decline; an exception, or a text that is not a JSON object, declines too. Declined, or no
+     * answer within the `authTimeout` option (default 10000 ms): onError, and the client stops until
+     * open(). After a refusal by the server (an expired token), open() asks again.
+     *
+     * It runs in a coroutine scope of the client, dispatched on the client's executor (suspend freely; move
+     * blocking work to another dispatcher); close() cancels it. Set it before the first connection: create
+     * the client with `"autoConnect": false` and call open() after this (or set it right after the
+     * constructor). A second call replaces the provider for every request not handed to the old one yet.
+     * For Java: the [AuthProvider] overload.
+     */
+    @JvmSynthetic
+    fun setAuthProvider(provider: suspend () -> String?) = state.setAuthProvider(askInScope(state.scope(executor), provider))
+
+    /**
+     * [setAuthProvider] with a callback, for Java and callback code: [provider] runs on the executor (name
+     * the lambda's parameter in Kotlin, `setAuthProvider { request -> request.reply(json) }`: a lambda
+     * without one is the suspending provider) and answers the [AuthRequest] there or later, from any
+     * thread. An exception it throws before answering declines the request (and goes to the thread's
+     * uncaught-exception handler, as a listener's does).
+     */
+    fun setAuthProvider(provider: AuthProvider) = state.setAuthProvider(askOnExecutor(executor, state, provider))
+
+    /** Removes the auth provider: later CONNECTs send its last answer (or the `auth` option). */
+    fun clearAuthProvider() = state.setAuthProvider(null)
 
     // ---- lifecycle listeners: each returns a listener id for off() ----
 
@@ -328,6 +378,74 @@ class RealtimeClient private constructor(
         return token
     }
 
+    // ---- tracked emits ----
+
+    /**
+     * Emits [event] and reports its fate to [onStatus] (realtime_emit_tracked): [MessageStatus.Queued]
+     * (offline) or [MessageStatus.Sent], possibly again after a reconnect (delivery is at least once), then
+     * exactly one final status: [MessageStatus.Acked] with the server's answer, [MessageStatus.Expired] (not
+     * sent within [ttlMs]; it never will be) or [MessageStatus.Failed] (sent, not acknowledged within
+     * [ttlMs], or [disconnect] after it was sent). The server's handler must acknowledge the event. [ttlMs]
+     * 0: no time to live. Counts in maxBufferedEmits while offline.
+     *
+     * [onStatus] runs on the executor, one status at a time and in order (on a multi-threaded executor
+     * too). close() ends the tracking without a final status: [onStatus] is not called any more. Synchronous
+     * failures throw RealtimeException as [emit] does, and [onStatus] is never called.
+     */
+    @JvmOverloads
+    fun emitTracked(event: String, argsJson: String = "[]", ttlMs: Long = 0, onStatus: (MessageStatus) -> Unit) {
+        val serial = SerialPoster(executor, state)
+        startTracked(event, argsJson, ttlMs, { status -> serial.enqueue { onStatus(status) } }, {})
+    }
+
+    /**
+     * [emitTracked] as a cold [Flow]: each collection emits the message once and gets its statuses,
+     * completing after the final one. A synchronous failure (RealtimeException) is thrown by the
+     * collection; close() before the final status fails it with IllegalStateException. Cancelling the
+     * collection stops the reporting, not the message (an emit cannot be withdrawn). Statuses are sent
+     * from the library's callback thread into an unbounded buffer (none is lost); the collector's context
+     * decides where they are handled.
+     */
+    fun emitTrackedFlow(event: String, argsJson: String = "[]", ttlMs: Long = 0): Flow<MessageStatus> = callbackFlow {
+        val token = startTracked(
+            event,
+            argsJson,
+            ttlMs,
+            { status ->
+                trySend(status)
+                if (status.isFinal) channel.close()
+            },
+            { error -> channel.close(error) },
+        )
+        awaitClose { state.releaseToken(token) }
+    }.buffer(Channel.UNLIMITED)
+
+    /** Registers the tracker and emits; on a synchronous failure it throws (nothing is reported). */
+    private fun startTracked(
+        event: String,
+        argsJson: String,
+        ttlMs: Long,
+        report: (MessageStatus) -> Unit,
+        closed: (Throwable) -> Unit,
+    ): Long {
+        require(ttlMs in 0..Int.MAX_VALUE) { "ttlMs must be in 0..${Int.MAX_VALUE}" }
+        val name = Native.utf8(event)
+        val args = Native.utf8(argsJson)
+        val token = state.addPending(TrackedCallback(state, report, closed))
+        val status = try {
+            Native.nEmitTracked(state.handle, name, args, ttlMs.toInt(), token)
+        } catch (t: Throwable) {
+            state.releaseToken(token)
+            throw t
+        }
+        if (status != Status.OK) {
+            val error = runCatching { state.check(status) }.exceptionOrNull()!!
+            state.releaseToken(token)
+            throw error
+        }
+        return token
+    }
+
     // ---- Agnost channels ----
 
     /** Joins [channel] (re-joined after every reconnect with autoJoinChannels, the default). */
@@ -412,6 +530,26 @@ class RealtimeClient private constructor(
             if (handle == 0L) throw Native.lastFailure()
             return handle
         }
+
+        // The auth providers' askers reference the scope, executor and state only, never the client: the
+        // auth slot holding them lives as long as the native client (the cleaner needs that).
+
+        private fun askInScope(scope: CoroutineScope, provider: suspend () -> String?): (AuthRequest) -> Unit =
+            { request -> scope.launch { answerAuth(request, provider) } }
+
+        private fun askOnExecutor(executor: Executor, state: ClientState, provider: AuthProvider): (AuthRequest) -> Unit =
+            { request ->
+                val queued = post(executor, state) {
+                    try {
+                        provider.provide(request)
+                    } catch (t: Throwable) {
+                        if (!request.isAnswered) runCatching { request.decline() }
+                        throw t
+                    }
+                }
+                // The application shut its executor down: nobody will answer.
+                if (!queued) runCatching { request.decline() }
+            }
 
         /** The flow's listeners: they reference the flow only, never the client (the cleaner needs that). */
         private fun registerLifecycle(state: ClientState, sink: MutableSharedFlow<LifecycleEvent>) {

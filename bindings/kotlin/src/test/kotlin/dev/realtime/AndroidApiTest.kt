@@ -42,6 +42,7 @@ class AndroidApiTest {
             "java/util/ArrayList", "java/util/Arrays", "java/util/Collection", "java/util/Collections",
             "java/util/HashMap", "java/util/HashSet", "java/util/Iterator", "java/util/LinkedHashMap",
             "java/util/List", "java/util/Locale", "java/util/Map", "java/util/Map\$Entry", "java/util/Set",
+            "java/util/concurrent/CancellationException", // Job.cancel's parameter (kotlinx.coroutines)
             "java/util/concurrent/Executor", "java/util/concurrent/ExecutorService",
             "java/util/concurrent/Executors", "java/util/concurrent/RejectedExecutionException",
             "java/util/concurrent/ThreadFactory", "java/util/concurrent/TimeUnit",
