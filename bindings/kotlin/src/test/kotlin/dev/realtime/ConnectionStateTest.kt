@@ -2,6 +2,7 @@ package dev.realtime
 
 import java.util.concurrent.ConcurrentLinkedQueue
 import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.launch
@@ -28,8 +29,12 @@ class ConnectionStateTest {
             assertEquals(ConnectionState.CONNECTED, withTimeout(1000) { client.connectionState.first() })
 
             val seen = ConcurrentLinkedQueue<ConnectionState>()
+            val updates = Channel<ConnectionState>(Channel.UNLIMITED)
             val job = launch(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
-                client.connectionState.collect { seen += it }
+                client.connectionState.collect {
+                    seen += it
+                    updates.trySend(it)
+                }
             }
             val reconnected = java.util.concurrent.CompletableFuture<Unit>()
             client.onReconnect { reconnected.complete(Unit) }
@@ -38,6 +43,9 @@ class ConnectionStateTest {
             // Back to CONNECTED after the drop (a CONNECTING in between may be conflated away).
             client.awaitState(ConnectionState.CONNECTED)
             assertEquals(ConnectionState.CONNECTED, seen.first())
+            // The collector runs on Dispatchers.Default and may lag behind the client: await its updates
+            // until it has seen the state the client is in.
+            withTimeout(5000) { while (seen.last() != ConnectionState.CONNECTED) updates.receive() }
             assertEquals(ConnectionState.CONNECTED, seen.last())
 
             client.disconnect()
@@ -57,6 +65,11 @@ class ConnectionStateTest {
         RealtimeClient("http://127.0.0.1:1/", """{"reconnectionAttempts":2,"reconnectionDelay":50,"reconnectionDelayMax":50}""").use { client ->
             val first = client.connectionState.value
             assertTrue(first == ConnectionState.CONNECTING || first == ConnectionState.DISCONNECTED, "$first")
+            // Awaiting DISCONNECTED alone could return at once (the state before the first attempt):
+            // reconnect_failed is what says the attempts ran out.
+            val failed = java.util.concurrent.CompletableFuture<Unit>()
+            client.onReconnectFailed { failed.complete(Unit) }
+            failed.getOrFail()
             client.awaitState(ConnectionState.DISCONNECTED)
             assertEquals("idle", client.stats().state)
             client.open()
