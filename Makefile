@@ -91,6 +91,7 @@ test:
 	$(MAKE) --no-print-directory swift-test
 	$(MAKE) --no-print-directory swift-consumer-test
 	$(MAKE) --no-print-directory kotlin-test
+	$(MAKE) --no-print-directory android-aar
 	$(MAKE) --no-print-directory cli-test
 	$(MAKE) --no-print-directory install-test
 	$(MAKE) --no-print-directory cross
@@ -132,6 +133,13 @@ swift-consumer-test: build node-deps swift-pc
 # Dependencies come from Maven Central into ~/.m2 on the first run.
 kotlin-test: build node-deps proxy-deps
 	node tests/server/with-server.js -- mvn -B -f bindings/kotlin/pom.xml test
+
+# The JNI bridge through CMake (what Android's externalNativeBuild runs), checked and run for the host, and
+# the AAR layout with the host library standing in for the NDK's (scripts/android-aar.sh).
+.PHONY: android-aar
+android-aar: build node-deps
+	@[ -d bindings/kotlin/target/test-classes/dev/realtime ] || mvn -B -q -f bindings/kotlin/pom.xml test-compile
+	scripts/android-aar.sh
 
 # ---------------------------------------------------------------------------------------------------
 # Demo, benchmarks, install
