@@ -8,9 +8,9 @@
 //! changes numbers and escapes. Here nothing recurses (a byte stack holds the nesting) and nothing is
 //! rebuilt.
 
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::fmt;
-use smallvec::SmallVec;
 
 /// Why a text is not JSON: what was found, and the byte offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
