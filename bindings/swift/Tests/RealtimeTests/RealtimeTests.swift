@@ -356,6 +356,160 @@ final class RealtimeTests: XCTestCase {
         }
     }
 
+    // MARK: - User events (Agnost)
+
+    /// Asks the test server to push `name` (eventName, session, user) to this client, as Agnost's API
+    /// server does to a user's sockets ("test:user-event").
+    func pushUserEvent(_ client: RealtimeClient, _ name: String, session: JSONValue, user: JSONValue) throws {
+        try client.emit("test:user-event", ["eventName": .string(name), "session": session, "user": user])
+    }
+
+    /// A user event reaches onUserEvent with its name, session and user exactly as the server sent
+    /// them, on the client's queue.
+    func testUserEventReachesOnUserEvent() throws {
+        let queue = DispatchQueue(label: "app.user-events")
+        queue.setSpecific(key: Self.queueKey, value: "user-events")
+        let client = try makeClient(queue: queue)
+        let got = expectation(description: "user:signin")
+        let events = Locked<[UserEvent]>([])
+        let onQueue = Locked(false)
+        try client.onUserEvent { event in
+            onQueue.value = DispatchQueue.getSpecific(key: RealtimeTests.queueKey) == "user-events"
+            events.mutate { $0.append(event) }
+            got.fulfill()
+        }
+        let session: JSONValue = ["token": "sess-1", "userId": "u1", "expiresAt": 1_700_000_000]
+        let user: JSONValue = ["_id": "u1", "name": "Ännä \"A\"", "tags": ["a", nil], "verified": true, "score": 2.5]
+        try pushUserEvent(client, "user:signin", session: session, user: user)  // buffered until connected
+        wait(for: [got], timeout: 10)
+        XCTAssertEqual(events.value, [UserEvent(name: "user:signin", session: session, user: user)])
+        XCTAssertTrue(onQueue.value, "handlers run on the client's queue")
+    }
+
+    /// The seven user events, pushed in an order of their own, arrive in that order.
+    func testUserEventsArriveInOrder() throws {
+        let client = try connectedClient()
+        let names = ["user:update", "user:signin", "user:pwdchange", "user:emailchange", "user:phonechange",
+                     "user:signout", "user:delete"]
+        let all = expectation(description: "seven user events")
+        let events = Locked<[UserEvent]>([])
+        try client.onUserEvent { event in
+            var n = 0
+            events.mutate { $0.append(event); n = $0.count }
+            if n == names.count { all.fulfill() }
+        }
+        for (i, name) in names.enumerated() {
+            try pushUserEvent(client, name, session: ["seq": .int(i)], user: ["_id": "u1", "seq": .int(i)])
+        }
+        wait(for: [all], timeout: 10)
+        XCTAssertEqual(events.value.map(\.name), names)
+        XCTAssertEqual(events.value.map(\.session), (0..<names.count).map { ["seq": .int($0)] })
+        XCTAssertEqual(events.value.map(\.user), (0..<names.count).map { ["_id": "u1", "seq": .int($0)] })
+    }
+
+    /// User events are not channel messages: onMessage (for their names or any other) gets none of
+    /// them. A plain on("user:update") still gets that event (the library's user-event listener is a
+    /// catch-all filter, so it runs first), with the arguments [name, session, user].
+    func testUserEventsAreNotChannelMessages() throws {
+        let client = try connectedClient(Self.fast.merging(["echoMessages": true]) { $1 })
+        let order = Locked<[String]>([])
+        let named = Locked<[JSONValue]>([])
+        let sentinel = expectation(description: "the channel message sent after the user events")
+        for event in ["user:signin", "user:update", "chat"] {
+            try client.onMessage(event) { _ in
+                order.mutate { $0.append("message:\(event)") }
+                if event == "chat" { sentinel.fulfill() }
+            }
+        }
+        try client.onUserEvent { event in order.mutate { $0.append("user:\(event.name)") } }
+        try client.on("user:update") { event in
+            order.mutate { $0.append("on:\(event.name)") }
+            named.value = event.args
+        }
+        try client.join("user-events")
+        try pushUserEvent(client, "user:signin", session: ["token": "t1"], user: ["_id": "u1"])
+        try pushUserEvent(client, "user:update", session: ["token": "t1"], user: ["_id": "u1", "name": "Ann"])
+        try client.send(channel: "user-events", event: "chat", message: ["text": "after"])  // echoed to us
+        wait(for: [sentinel], timeout: 10)
+        XCTAssertEqual(order.value, ["user:user:signin", "user:user:update", "on:user:update", "message:chat"])
+        XCTAssertEqual(named.value, ["user:update", ["token": "t1"], ["_id": "u1", "name": "Ann"]])
+    }
+
+    /// offAny() leaves onUserEvent handlers alone; after off(id) that handler gets no more user events
+    /// (an echo emitted after them proves they were all delivered) and is released.
+    func testOffStopsUserEvents() throws {
+        final class Token: Sendable {}
+        let client = try connectedClient()
+        let removed = Locked<[String]>([])
+        let kept = Locked<[String]>([])
+        var token: Token? = Token()
+        let weakToken = Weak(token!)
+        let first = expectation(description: "user:signin")
+        let id = try client.onUserEvent { [token] event in
+            _ = token
+            removed.mutate { $0.append(event.name) }
+            if event.name == "user:signin" { first.fulfill() }
+        }
+        token = nil
+        try client.onUserEvent { event in kept.mutate { $0.append(event.name) } }
+        try client.onAny { _ in }
+        try client.offAny()
+        try pushUserEvent(client, "user:signin", session: ["token": "t1"], user: ["_id": "u1"])
+        wait(for: [first], timeout: 10)
+
+        try client.off(id)
+        let sentinel = expectation(description: "the echo emitted after the user events")
+        try client.on("echo") { event in if event.args == ["sentinel"] { sentinel.fulfill() } }
+        try pushUserEvent(client, "user:signout", session: nil, user: ["_id": "u1"])
+        try pushUserEvent(client, "user:delete", session: nil, user: ["_id": "u1"])
+        try client.emit("echo", "sentinel")
+        wait(for: [sentinel], timeout: 10)
+        XCTAssertEqual(removed.value, ["user:signin"], "no user event after off()")
+        XCTAssertEqual(kept.value, ["user:signin", "user:signout", "user:delete"], "the others were delivered")
+        client.queue.sync {}
+        XCTAssertNil(weakToken.object, "the removed handler was released")
+    }
+
+    /// A session or user that is null (or that the server left out) arrives as .null.
+    func testUserEventNullSessionAndUser() throws {
+        let client = try connectedClient()
+        let all = expectation(description: "three user events")
+        let events = Locked<[UserEvent]>([])
+        try client.onUserEvent { event in
+            var n = 0
+            events.mutate { $0.append(event); n = $0.count }
+            if n == 3 { all.fulfill() }
+        }
+        try pushUserEvent(client, "user:signout", session: nil, user: ["_id": "u1"])
+        try pushUserEvent(client, "user:delete", session: ["token": "t1"], user: nil)
+        try client.emit("test:user-event", ["eventName": "user:signout"])  // neither: the server sends null
+        wait(for: [all], timeout: 10)
+        XCTAssertEqual(events.value, [
+            UserEvent(name: "user:signout", session: .null, user: ["_id": "u1"]),
+            UserEvent(name: "user:delete", session: ["token": "t1"], user: .null),
+            UserEvent(name: "user:signout", session: .null, user: .null),
+        ])
+    }
+
+    /// userEvents yields the user events in order, and ends when the client is closed.
+    func testUserEventsStream() throws {
+        let client = try connectedClient()
+        let stream = client.userEvents  // registered at once
+        let names = ["user:pwdchange", "user:emailchange", "user:phonechange"]
+        for name in names { try pushUserEvent(client, name, session: ["token": "t1"], user: ["changed": .string(name)]) }
+        runAsync {
+            var seen: [UserEvent] = []
+            for await event in stream {
+                seen.append(event)
+                if seen.count == names.count { break }
+            }
+            XCTAssertEqual(seen, names.map { UserEvent(name: $0, session: ["token": "t1"], user: ["changed": .string($0)]) })
+            let ending = client.userEvents
+            client.close()
+            for await event in ending { XCTFail("nothing after close(): \(event)") }
+        }
+    }
+
     // MARK: - Lifetime
 
     func testCloseInsideCallback() throws {
