@@ -528,7 +528,8 @@ uint64_t realtime_on_any_with_free(realtime_client *client,
 uint64_t realtime_on_any(realtime_client *client, realtime_event_fn cb, void *user_data);
 
 /**
- * Removes every catch-all listener (realtime_off() removes one). Thread: any.
+ * Removes every catch-all listener, those of realtime_on_any() (realtime_off() removes one; user-event
+ * listeners stay). Thread: any.
  */
 realtime_status realtime_off_any(realtime_client *client);
 
@@ -821,8 +822,9 @@ uint64_t realtime_on_message_binary(realtime_client *client,
 /**
  * Listens for Agnost's user events (`user:signin`, `user:signout`, `user:update`, `user:delete`,
  * `user:pwdchange`, `user:emailchange`, `user:phonechange`, pushed to the sockets of the session's
- * user): one listener for all of them, like Agnost's `onUserEvent`. Returns a listener id (> 0) for
- * realtime_off(), or 0 on bad input. Thread: any.
+ * user): one listener for all of them, like Agnost's `onUserEvent`. It runs before the named listeners
+ * of the same event (as catch-all ones do), and realtime_off_any() leaves it in place. Returns a
+ * listener id (> 0) for realtime_off(), or 0 on bad input. Thread: any.
  */
 uint64_t realtime_on_user_event(realtime_client *client,
                                 realtime_user_event_fn cb,

@@ -49,6 +49,11 @@ pub enum EventKind {
     Named(String),
     /// Every server event (socket.io-client's `onAny`), called before the named listeners.
     Any,
+    /// Agnost's user events (`user:signin`, …: [`USER_EVENTS`]), called with the catch-all listeners
+    /// but not removed by [`Dispatcher::remove_any_listeners`], and holding back no other event.
+    ///
+    /// [`USER_EVENTS`]: crate::client::channels::USER_EVENTS
+    UserEvents,
 }
 
 impl EventKind {
@@ -62,8 +67,16 @@ impl EventKind {
             | (Self::ReconnectFailed, Event::ReconnectFailed)
             | (Self::Any, Event::Message(_)) => true,
             (Self::Named(name), Event::Message(message)) => *name == message.name(),
+            (Self::UserEvents, Event::Message(message)) => {
+                crate::client::channels::USER_EVENTS.contains(&message.name())
+            }
             _ => false,
         }
+    }
+
+    /// Called in the first pass, before the named listeners.
+    fn is_catch_all(&self) -> bool {
+        matches!(self, Self::Any | Self::UserEvents)
     }
 }
 
@@ -475,7 +488,7 @@ impl Dispatcher {
                         l.id > after
                             && l.id < limit
                             && !l.spent
-                            && (l.kind == EventKind::Any) == catch_all
+                            && l.kind.is_catch_all() == catch_all
                             && l.kind.matches(&event)
                     });
                     let Some(listener) = next else { break };

@@ -438,13 +438,14 @@ pub unsafe extern "C" fn realtime_on_message_binary(
 
 /// Listens for Agnost's user events (`user:signin`, `user:signout`, `user:update`, `user:delete`,
 /// `user:pwdchange`, `user:emailchange`, `user:phonechange`, pushed to the sockets of the session's
-/// user): one listener for all of them, like Agnost's `onUserEvent`. Returns a listener id (> 0) for
-/// realtime_off(), or 0 on bad input. Thread: any.
+/// user): one listener for all of them, like Agnost's `onUserEvent`. It runs before the named listeners
+/// of the same event (as catch-all ones do), and realtime_off_any() leaves it in place. Returns a
+/// listener id (> 0) for realtime_off(), or 0 on bad input. Thread: any.
 #[no_mangle]
 pub extern "C" fn realtime_on_user_event(
     client: *mut realtime_client,
     cb: realtime_user_event_fn,
     user_data: *mut c_void,
 ) -> u64 {
-    register_callback(client, EventKind::Any, false, cb, user_data, call_user_event_fn)
+    register_callback(client, EventKind::UserEvents, false, cb, user_data, call_user_event_fn)
 }

@@ -284,7 +284,8 @@ pub extern "C" fn realtime_on_any(client: *mut realtime_client, cb: realtime_eve
     register_callback_with(client, EventKind::Any, false, cb, user_data, call_event_fn, None)
 }
 
-/// Removes every catch-all listener (realtime_off() removes one). Thread: any.
+/// Removes every catch-all listener, those of realtime_on_any() (realtime_off() removes one; user-event
+/// listeners stay). Thread: any.
 #[no_mangle]
 pub extern "C" fn realtime_off_any(client: *mut realtime_client) -> realtime_status {
     boundary_status(|| {

@@ -10,6 +10,7 @@
  *  - binary: buffers both ways (realtime_on_message_binary, realtime_send_binary);
  *  - echo: echoMessages unset = no echo; the per-call echo of send/broadcast/join/leave/update (_ex);
  *  - user events (user:*) reach realtime_on_user_event with session and user, and not on_message;
+ *    realtime_off_any leaves that listener in place;
  *  - members over HTTP from the API server (both nodes' sockets via fetchSockets), headers checked; an
  *    HTTP error reaches the callback with its status and body; the socket variant without apiBaseUrl;
  *  - channel:leave when the peer disconnects; node A killed and restarted: C re-sends profile then joins,
@@ -315,6 +316,12 @@ int main(void) {
     CHECK(rt_server_wait_event_where(peer->proc, "recv", "name", "user:delete", 5000, line, sizeof line), "bob got none");
     CHECK(rt_log_count(log, "user") == 2, "ann got bob's user event");
     CHECK(rt_log_count(log, "swallowed") == 0, "realtime_on_message took a user event");
+    NOTE("realtime_off_any removes catch-all listeners only: the user-event listener stays");
+    CHECK(realtime_off_any(c) == REALTIME_STATUS_OK, "off_any");
+    CHECK(rt_server_command(na, "user-event env1 ann user:pwdchange {\"token\":\"t2\"} {\"_id\":\"ann\"}", 5000),
+          "user-event");
+    CHECK(rt_log_wait_nth(log, "user", 3, 5000, &r) && strcmp(r.text, "user:pwdchange") == 0,
+          "after realtime_off_any the user-event listener is gone (user events: %d)", rt_log_count(log, "user"));
 
     /* ---- members over HTTP */
     NOTE("realtime_get_members over HTTP: C (node A) and the peer (node B) with their profiles");
