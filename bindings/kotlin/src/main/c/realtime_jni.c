@@ -44,7 +44,7 @@ static JavaVM *g_vm;
 static jclass g_callback_class; /* dev/realtime/NativeCallback */
 static jclass g_bytes_class;    /* [B */
 static jmethodID m_on_void, m_on_text, m_on_text2, m_on_count, m_on_event, m_on_ack, m_on_members,
-    m_on_channel, m_on_status, m_on_auth;
+    m_on_channel, m_on_status, m_on_auth, m_on_user_event;
 static jclass g_log_class; /* dev/realtime/NativeLogHandler */
 static jmethodID m_on_log;
 static pthread_key_t g_detach_key;
@@ -302,6 +302,19 @@ done:
     leave(env);
 }
 
+/* An Agnost user event: its name, the session and the user (JSON text, "null" when absent). */
+static void cb_user_event(void *user_data, const char *event, const char *session_json, const char *user_json) {
+    JNIEnv *env;
+    jobject t = enter(&env, user_data, 0);
+    if (!t) return;
+    MAKE_BYTES(name, event ? event : "");
+    MAKE_BYTES(session, session_json ? session_json : "null");
+    MAKE_BYTES(user, user_json ? user_json : "null");
+    (*env)->CallVoidMethod(env, t, m_on_user_event, name, session, user);
+done:
+    leave(env);
+}
+
 static int is_final_status(realtime_message_status status) {
     return status == REALTIME_MESSAGE_STATUS_ACKED || status == REALTIME_MESSAGE_STATUS_EXPIRED ||
            status == REALTIME_MESSAGE_STATUS_FAILED;
@@ -447,6 +460,7 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
         {&m_on_channel, "onChannel", "([B[B[B)V"},
         {&m_on_status, "onStatus", "(I[B)V"},
         {&m_on_auth, "onAuth", "(J)V"},
+        {&m_on_user_event, "onUserEvent", "([B[B[B)V"},
     };
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         *methods[i].id = (*env)->GetMethodID(env, g_callback_class, methods[i].name, methods[i].sig);
@@ -825,6 +839,12 @@ JNIEXPORT jlong JNICALL Java_dev_realtime_Native_nOnMessage(JNIEnv *env, jclass 
     uint64_t id = realtime_on_message(CLIENT(h), e, cb_channel, TOKEN(token));
     free(e);
     return (jlong)id;
+}
+
+JNIEXPORT jlong JNICALL Java_dev_realtime_Native_nOnUserEvent(JNIEnv *env, jclass cls, jlong h, jlong token) {
+    (void)env;
+    (void)cls;
+    return (jlong)realtime_on_user_event(CLIENT(h), cb_user_event, TOKEN(token));
 }
 
 /* Installs handler (NULL or level 0: off). Returns the status; REALTIME_JNI_IN_LOG_HANDLER (-2) when

@@ -546,3 +546,14 @@ internal class ChannelListener(
         deliver { f(event) }
     }
 }
+
+internal class UserEventListener(
+    executor: Executor,
+    gate: ClientState?,
+    private val f: (UserEvent) -> Unit,
+) : ListenerCallback(executor, gate) {
+    override fun onUserEvent(name: ByteArray, session: ByteArray, user: ByteArray) {
+        val event = UserEvent(Native.str(name), Native.str(session), Native.str(user))
+        deliver { f(event) }
+    }
+}

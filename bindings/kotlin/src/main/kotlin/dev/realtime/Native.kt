@@ -153,6 +153,8 @@ internal object Native {
     /** kind: 0 join, 1 leave, 2 update. */
     @JvmStatic external fun nOnChannel(handle: Long, kind: Int, token: Long): Long
     @JvmStatic external fun nOnMessage(handle: Long, eventName: ByteArray, token: Long): Long
+    /** realtime_on_user_event: the token's onUserEvent gets Agnost's user events. */
+    @JvmStatic external fun nOnUserEvent(handle: Long, token: Long): Long
 
     /** realtime_set_log_handler; -2 from inside the log handler, -1 when no global reference. */
     @JvmStatic external fun nSetLogHandler(level: Int, handler: NativeLogHandler?): Int
@@ -176,4 +178,5 @@ internal abstract class NativeCallback {
     open fun onChannel(channel: ByteArray?, memberId: ByteArray?, data: ByteArray) {}
     open fun onStatus(status: Int, detail: ByteArray) {}
     open fun onAuth(requestId: Long) {}
+    open fun onUserEvent(name: ByteArray, session: ByteArray, user: ByteArray) {}
 }

@@ -65,6 +65,16 @@ class RealtimeClient private constructor(
      */
     private val lifecycleRegistered = java.util.concurrent.atomic.AtomicBoolean(false)
 
+    private val userEventSink = MutableSharedFlow<UserEvent>(
+        extraBufferCapacity = 4096,
+        onBufferOverflow = BufferOverflow.DROP_OLDEST,
+    )
+
+    private val userEventView: SharedFlow<UserEvent> = userEventSink.asSharedFlow()
+
+    /** Like [lifecycleRegistered]: the flow's native listener is registered at the first use of [userEvents]. */
+    private val userEventsRegistered = java.util.concurrent.atomic.AtomicBoolean(false)
+
     private val stateTracker = ConnectionStateTracker(state)
 
     // ---- connection ----
@@ -511,6 +521,34 @@ class RealtimeClient private constructor(
         return state.addListener(ChannelListener(executor, state, listener)) { h, t -> Native.nOnMessage(h, name, t) }
     }
 
+    /**
+     * Agnost's user events (realtime_on_user_event): `user:signin`, `user:signout`, `user:update`,
+     * `user:delete`, `user:pwdchange`, `user:emailchange`, `user:phonechange`, pushed by the API server to
+     * the sockets of the session's user, one listener for all of them (like Agnost's `onUserEvent`). They
+     * are not channel messages: [onMessage] never gets them; a plain [on] of that name and [onAny] get the
+     * event too, with its arguments `[name, session, user]`. Removed by [off] (not by [offAny]).
+     */
+    fun onUserEvent(listener: (UserEvent) -> Unit): Long =
+        state.addListener(UserEventListener(executor, state, listener)) { h, t -> Native.nOnUserEvent(h, t) }
+
+    /**
+     * The user events of [onUserEvent] as a hot [SharedFlow] (no replay), like [lifecycle]: emitted straight
+     * from the library's callback thread (not through the executor), a collector more than 4096 events
+     * behind loses the oldest, `onSubscription { }` tells when a collector is subscribed, and it never
+     * completes. The flow starts listening at the first read of this property.
+     */
+    val userEvents: SharedFlow<UserEvent>
+        get() {
+            if (!userEventsRegistered.get() && userEventsRegistered.compareAndSet(false, true)) {
+                try {
+                    registerUserEvents(state, userEventSink)
+                } catch (_: IllegalStateException) {
+                    // Closed: the flow never emits.
+                }
+            }
+            return userEventView
+        }
+
     override fun toString(): String =
         if (state.isClosed) "RealtimeClient(closed)" else "RealtimeClient(connected=${Native.nIsConnected(state.handle)})"
 
@@ -561,6 +599,12 @@ class RealtimeClient private constructor(
             state.addListener(CountListener(direct, null) { emit(LifecycleEvent.ReconnectAttempt(it)) }) { h, t -> Native.nOnLifecycle(h, 3, t) }
             state.addListener(CountListener(direct, null) { emit(LifecycleEvent.Reconnect(it)) }) { h, t -> Native.nOnLifecycle(h, 4, t) }
             state.addListener(VoidListener(direct, null) { emit(LifecycleEvent.ReconnectFailed) }) { h, t -> Native.nOnLifecycle(h, 5, t) }
+        }
+
+        /** The [userEvents] flow's listener: it references the flow only, never the client. */
+        private fun registerUserEvents(state: ClientState, sink: MutableSharedFlow<UserEvent>) {
+            val direct = Executor { it.run() }
+            state.addListener(UserEventListener(direct, null) { sink.tryEmit(it) }) { h, t -> Native.nOnUserEvent(h, t) }
         }
     }
 }

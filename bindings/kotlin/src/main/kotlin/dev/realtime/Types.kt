@@ -82,6 +82,14 @@ data class AckResult(val argsJson: String, val buffers: List<ByteArray>)
  */
 data class ChannelEvent(val channel: String?, val memberId: String?, val dataJson: String)
 
+/**
+ * An Agnost user event, pushed by the API server to the sockets of the session's user: [name] is one of
+ * `user:signin`, `user:signout`, `user:update`, `user:delete`, `user:pwdchange`, `user:emailchange`,
+ * `user:phonechange`; [sessionJson] and [userJson] are the session and the user as the server sent them
+ * (JSON text; "null" when absent).
+ */
+data class UserEvent(val name: String, val sessionJson: String, val userJson: String)
+
 /** The connection's lifecycle, as a [kotlinx.coroutines.flow.Flow] from [RealtimeClient.lifecycle]. */
 sealed class LifecycleEvent {
     /** The namespace was joined (first connect and every reconnect). */

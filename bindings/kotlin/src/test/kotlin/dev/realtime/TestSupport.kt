@@ -2,6 +2,7 @@ package dev.realtime
 
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.CountDownLatch
+import java.util.concurrent.Executor
 import java.util.concurrent.TimeUnit
 import org.junit.jupiter.api.Assertions.assertTrue
 
@@ -30,8 +31,11 @@ fun CountDownLatch.awaitOrFail(what: String, seconds: Long = WAIT_S) =
 fun <T> CompletableFuture<T>.getOrFail(seconds: Long = WAIT_S): T = get(seconds, TimeUnit.SECONDS)
 
 /** A connected client (waits for onConnect). */
-fun connectedClient(options: String = TestServer.FAST): RealtimeClient {
-    val client = RealtimeClient(TestServer.url, options)
+fun connectedClient(options: String = TestServer.FAST): RealtimeClient = connectedClient(options, RealtimeClient.defaultExecutor)
+
+/** A connected client whose listeners run on [executor]. */
+fun connectedClient(options: String, executor: Executor): RealtimeClient {
+    val client = RealtimeClient(TestServer.url, options, executor)
     val connected = CountDownLatch(1)
     val id = client.onConnect { connected.countDown() }
     // Listeners are registered: end the library's initial event hold (<= 50 ms) at once. Any call but

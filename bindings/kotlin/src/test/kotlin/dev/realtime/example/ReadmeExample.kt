@@ -30,6 +30,7 @@ fun main(): Unit = runBlocking {
 
         client.join("room")                                                    // Agnost channels
         client.onMessage("chat") { m -> println("${m.channel} ${m.memberId}: ${m.dataJson}") }
+        client.onUserEvent { e -> println("${e.name} ${e.userJson}") }         // user:signin, user:signout, ...
         client.send("room", "chat", """{"text":"hi"}""")
         println(client.members("room"))                                        // [{"id":..,"data":..}]
         println("${client.connectionState.value} ${client.stats().emits} emits")  // CONNECTED 4 emits
