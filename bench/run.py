@@ -2,10 +2,15 @@
 """make bench: librealtime against a native burst server, interleaved with raw tokio-tungstenite baselines.
 
 Starts bench's burst-server pinned to CPU 0 (taskset) and runs every client process pinned to CPU 1, in
-interleaved rounds (library, raw, library in poll mode, library, raw, ...), a fresh process per round.
-Prints the medians (and the spread over rounds), the ratios to the baselines, and which of the targets of
-issue 7 are met. Figures, not gates: the exit status is 0 whatever the timings (1 only when a run failed
-to complete, e.g. lost events or a crash).
+interleaved rounds (library, raw, library in poll mode, library over HTTP long-polling, library, raw, ...),
+a fresh process per round. Prints the medians (and the spread over rounds), the ratios to the baselines,
+and which of the targets of issue 7 are met. Figures, not gates: the exit status is 0 whatever the timings
+(1 only when a run failed to complete, e.g. lost events or a crash). First, a correctness check of the
+peers: numbered bursts over WebSocket, polling and polling-then-upgrade must arrive whole and in order.
+
+The long-polling rows (issue 9) have no targets; their ratio is to the library over WebSocket in the same
+round: events/s and CPU over polling, realtime_open → on_connect over polling, and realtime_open → the
+upgrade from polling to WebSocket completed.
 
     bench/run.py --bin build/bench --peers bench/target/release [--poll] [--rounds 5] [--quick]
 """
@@ -158,8 +163,15 @@ def measure(args, client, shim, raw, port, rounds, bursts, acks, connects, conne
     def series(name):
         return r.setdefault(name, Series())
 
+    checks = [(64, 50_000 // (10 if args.quick else 1)), (1024, 10_000 // (10 if args.quick else 1))]
+    print("check: numbered bursts whole and in order over websocket, polling, polling → upgrade", flush=True)
+    for transport in ("websocket", "polling", "upgrade"):
+        for size, n in checks:
+            run([client, "verify", port, str(n), str(size), transport])
+
     for size, n in bursts.items():
-        print(f"receive {size} B: {rounds} rounds of {n:,} events (library threads, raw, library poll)", flush=True)
+        print(f"receive {size} B: {rounds} rounds of {n:,} events (library threads, raw, library poll, "
+              "library over polling)", flush=True)
         for _ in range(rounds):
             lib = run([client, "throughput", port, str(n), str(size), "threads"])
             series(f"rx{size}.lib").add(lib, "events_per_s")
@@ -171,6 +183,9 @@ def measure(args, client, shim, raw, port, rounds, bursts, acks, connects, conne
                 polled = run([client, "throughput", port, str(n), str(size), "poll"])
                 series(f"rx{size}.poll").add(polled, "events_per_s")
                 series(f"cpu{size}.poll").add(polled, "cpu_s_per_million")
+            over_polling = run([client, "throughput", port, str(n), str(size), "threads", "polling"])
+            series(f"rx{size}.polling").add(over_polling, "events_per_s")
+            series(f"cpu{size}.polling").add(over_polling, "cpu_s_per_million")
         # Allocations: a separate run under the counting shim (the shim's atomic counter costs time).
         counted = run([client, "throughput", port, str(n // 2), str(size), "threads"], env={"LD_PRELOAD": shim})
         series(f"alloc{size}.lib").add(counted, "allocs_per_event")
@@ -187,7 +202,8 @@ def measure(args, client, shim, raw, port, rounds, bursts, acks, connects, conne
         series("ack.raw.p50").add(base, "p50_us")
         series("ack.raw.p99").add(base, "p99_us")
 
-    print(f"connect: {rounds} rounds of {connects} (library open, raw) and {connects_new} (library new)", flush=True)
+    print(f"connect: {rounds} rounds of {connects} (library open, raw), {connects_new} (library new), "
+          f"{connects} (library open over polling, library open with the upgrade)", flush=True)
     for _ in range(rounds):
         lib = run([client, "connect", port, str(connects), "open"])
         series("conn.lib.p50").add(lib, "p50_us")
@@ -198,6 +214,13 @@ def measure(args, client, shim, raw, port, rounds, bursts, acks, connects, conne
         lib = run([client, "connect", port, str(connects_new), "new"])
         series("connnew.lib.p50").add(lib, "p50_us")
         series("connnew.lib.p99").add(lib, "p99_us")
+        lib = run([client, "connect", port, str(connects), "open", "polling"])
+        series("conn.polling.p50").add(lib, "p50_us")
+        series("conn.polling.p99").add(lib, "p99_us")
+        lib = run([client, "upgrade", port, str(connects)])
+        series("upgrade.p50").add(lib, "p50_us")
+        series("upgrade.p99").add(lib, "p99_us")
+        series("upgrade.conn.p50").add(lib, "connect_p50_us")
 
     idle_rounds = 1 if args.quick else 3
     window = 3 if args.quick else 10
@@ -287,6 +310,27 @@ def table(r, poll):
         row(f"idle wakeups per client per minute, {label} clients (ping every 25 s)", fmt_series(w), "", None,
             "≤ 2 per ping interval (4.8)", verdict(w.median(), lambda v: v <= 4.8))
     row("threads of the process (1,000 clients)", fmt_series(g("idle1k.threads")), "", None, "", "")
+
+    # HTTP long-polling (issue 9): figures only; the second column is the library over WebSocket (same rounds).
+    ws = lambda series: "WebSocket: " + fmt_series(series)  # noqa: E731
+    for size in (64, 1024):
+        label = "64 B" if size == 64 else "1 KiB"
+        p, w = g(f"rx{size}.polling"), g(f"rx{size}.lib")
+        row(f"events/s into a C callback, {label}, over polling (ratio: ÷ library over WebSocket)", fmt_series(p),
+            ws(w), ratio(p, w), "", "")
+        p, w = g(f"cpu{size}.polling"), g(f"cpu{size}.lib")
+        row(f"CPU-s per million events, {label}, over polling (ratio: ÷ library over WebSocket)", fmt_series(p),
+            ws(w), ratio(p, w), "", "")
+    for q in ("p50", "p99"):
+        p, w = g(f"conn.polling.{q}"), g(f"conn.lib.{q}")
+        row(f"realtime_open → on_connect over polling {q} (µs; ratio: ÷ library over WebSocket)", fmt_series(p),
+            ws(w), ratio(p, w), "", "")
+    for q in ("p50", "p99"):
+        row(f"realtime_open → upgraded from polling to WebSocket {q} (µs)", fmt_series(g(f"upgrade.{q}")), "", None,
+            "", "")
+    p, w = g("upgrade.conn.p50"), g("conn.polling.p50")
+    row("realtime_open → on_connect with the upgrade on p50 (µs; ratio: ÷ polling only)", fmt_series(p),
+        "polling only: " + fmt_series(w), ratio(p, w), "", "")
     return lines
 
 

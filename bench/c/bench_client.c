@@ -3,7 +3,11 @@
  * `make bench` (bench/run.py runs it, interleaved with the raw tokio-tungstenite baseline). Figures only:
  * nothing here passes or fails on timing. Each mode prints one JSON line on stdout.
  *
- *   bench_client throughput PORT N SIZE threads|poll
+ *   TRANSPORT (optional, default websocket): `websocket` (the library's default options), `polling`
+ *   ({"transports":["polling"]}: HTTP long-polling only) or `upgrade` ({"transports":["polling",
+ *   "websocket"],"upgrade":true}: polling first, then the WebSocket upgrade).
+ *
+ *   bench_client throughput PORT N SIZE threads|poll [websocket|polling]
  *       connect, warm up with a 10,000-event burst, then emit ["burst",N,SIZE] and count N events "e"
  *       of SIZE bytes in a realtime_on callback: events/s (emit → Nth callback), CPU-seconds per million
  *       events (getrusage, whole process), and allocations per event when run with
@@ -13,10 +17,21 @@
  *   bench_client ack PORT M
  *       M sequential realtime_emit_with_ack("ack", [i]) (the server answers at once): emit → ack callback
  *       p50/p99 in µs
- *   bench_client connect PORT M open|new
+ *   bench_client connect PORT M open|new [websocket|polling]
  *       M fresh clients: `open`: autoConnect false, listeners, then realtime_open → on_connect;
  *       `new`: realtime_new (autoConnect) with on_connect registered right after it → on_connect.
  *       p50/p99 in µs
+ *   bench_client upgrade PORT M
+ *       M fresh clients over TRANSPORT `upgrade`: realtime_open → the upgrade to the WebSocket completed
+ *       (the library's info log record "upgraded from polling to websocket", made as the switch happens;
+ *       realtime_transport_name() is then checked to say "websocket"), p50/p99 in µs; and realtime_open →
+ *       on_connect of the same clients (p50)
+ *   bench_client verify PORT N SIZE websocket|polling|upgrade
+ *       correctness, not speed: emit ["burst",N,SIZE,true] right after realtime_open (buffered until the
+ *       connect; with `upgrade` the server delays its probe answer so that the burst straddles the switch
+ *       to the WebSocket: `events_before_upgrade` says where it fell) and check that
+ *       events 0..N-1 arrive once each, in order, whole (no extra one within 300 ms after the last); with
+ *       `upgrade` also that the upgrade completed
  *   bench_client idle PORT K WINDOW_S
  *       K connected idle clients: RSS per client ((RSS with K − RSS with 1) / (K − 1)), the process's
  *       threads, and the context switches (voluntary + involuntary) of its threads other than main over
@@ -88,6 +103,9 @@ static long events_goal;       /* signal when `events` reaches it (written befor
 static int64_t last_event_ns;  /* the time of the goal-reaching event */
 static _Atomic long acks;
 static int64_t ack_ns;
+static _Atomic long upgrades;     /* log records "upgraded from polling to websocket" */
+static int64_t upgrade_ns;        /* the time of the latest one */
+static long events_at_upgrade;    /* `events` at that moment */
 
 static void signal_all(void) {
     pthread_mutex_lock(&mu);
@@ -144,7 +162,41 @@ static void on_ack(void *user_data, const char *error, const char *args_json, co
     signal_all();
 }
 
+static void on_log(void *user_data, realtime_log_level level, const char *target, const char *message) {
+    (void)user_data, (void)target;
+    if (strstr(message, "upgraded from polling to websocket")) {
+        upgrade_ns = now_ns();
+        events_at_upgrade = atomic_load(&events);
+        atomic_fetch_add(&upgrades, 1);
+        signal_all();
+    } else if (level <= REALTIME_LOG_LEVEL_WARN) {
+        fprintf(stderr, "bench_client: log: %s: %s\n", target, message);
+    }
+}
+
 static char url[64];
+
+/* The options of a client over `transport`, with autoConnect false unless `auto_connect`. */
+static const char *client_options(const char *transport, int auto_connect) {
+    if (strcmp(transport, "websocket") == 0) return auto_connect ? NULL : "{\"autoConnect\":false}";
+    if (strcmp(transport, "polling") == 0)
+        return auto_connect ? "{\"transports\":[\"polling\"]}" : "{\"autoConnect\":false,\"transports\":[\"polling\"]}";
+    if (strcmp(transport, "upgrade") == 0)
+        return auto_connect ? "{\"transports\":[\"polling\",\"websocket\"],\"upgrade\":true}"
+                            : "{\"autoConnect\":false,\"transports\":[\"polling\",\"websocket\"],\"upgrade\":true}";
+    die("unknown transport (websocket, polling or upgrade)", transport);
+    return NULL;
+}
+
+/* Dies unless the client's open connection runs over `expected` (a connected client: no waiting). */
+static void check_transport(const realtime_client *c, const char *expected) {
+    const char *name = realtime_transport_name(c);
+    if (strcmp(name, expected) != 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "expected %s, the client says \"%s\"", expected, name);
+        die("wrong transport", msg);
+    }
+}
 
 /* ---------------------------------------------------------------------------------------------------
  * throughput */
@@ -174,22 +226,25 @@ static void wait_events(int polled, _Atomic long *counter, long goal, const char
     wait_for(counter, goal, what);
 }
 
-static void throughput(long n, long size, int polled) {
+static void throughput(long n, long size, int polled, const char *transport) {
+    if (strcmp(transport, "upgrade") == 0) die("throughput: websocket or polling", transport);
+    const char *options = client_options(transport, 0);
     realtime_client *c;
 #ifdef HAVE_POLL
     if (polled) {
         poller = realtime_poller_new();
         if (!poller) die("realtime_poller_new", realtime_last_error());
-        c = realtime_new_polled(poller, url, "{\"autoConnect\":false}");
+        c = realtime_new_polled(poller, url, options);
     } else
 #endif
-        c = realtime_new(url, "{\"autoConnect\":false}");
+        c = realtime_new(url, options);
     if (!c) die("realtime_new", realtime_last_error());
     realtime_on_connect(c, on_connect, NULL);
     realtime_on_error(c, on_error, NULL);
     realtime_on(c, "e", on_event, NULL);
     realtime_open(c);
     wait_events(polled, &connects, 1, "connect");
+    check_transport(c, transport);
 
     char args[64];
     events_goal = WARMUP_EVENTS;
@@ -255,7 +310,8 @@ static void on_connect_timed(void *user_data) {
     signal_all();
 }
 
-static void connect_rounds(long m, int via_new) {
+static void connect_rounds(long m, int via_new, const char *transport) {
+    if (strcmp(transport, "upgrade") == 0) die("connect: websocket or polling (see the upgrade mode)", transport);
     long warmup = m / 10;
     double *us = malloc(sizeof(double) * (size_t)m);
     for (long i = 0; i < warmup + m; i++) {
@@ -263,11 +319,11 @@ static void connect_rounds(long m, int via_new) {
         int64_t t0;
         if (via_new) {
             t0 = now_ns();
-            c = realtime_new(url, NULL);
+            c = realtime_new(url, client_options(transport, 1));
             if (!c) die("realtime_new", realtime_last_error());
             realtime_on_connect(c, on_connect_timed, NULL);
         } else {
-            c = realtime_new(url, "{\"autoConnect\":false}");
+            c = realtime_new(url, client_options(transport, 0));
             if (!c) die("realtime_new", realtime_last_error());
             realtime_on_connect(c, on_connect_timed, NULL);
             t0 = now_ns();
@@ -275,6 +331,7 @@ static void connect_rounds(long m, int via_new) {
         }
         wait_for(&connects, i + 1, "connect");
         if (i >= warmup) us[i - warmup] = (double)(connect_ns - t0) / 1e3;
+        if (i == 0) check_transport(c, transport);
         realtime_free(c);
     }
     qsort(us, (size_t)m, sizeof *us, cmp_double);
@@ -282,6 +339,110 @@ static void connect_rounds(long m, int via_new) {
            percentile(us, (size_t)m, 0.99));
     fflush(stdout);
     free(us);
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * upgrade */
+static void upgrade_rounds(long m) {
+    realtime_set_log_handler(REALTIME_LOG_LEVEL_INFO, on_log, NULL);
+    long warmup = m / 10;
+    double *up = malloc(sizeof(double) * (size_t)m), *conn = malloc(sizeof(double) * (size_t)m);
+    for (long i = 0; i < warmup + m; i++) {
+        realtime_client *c = realtime_new(url, client_options("upgrade", 0));
+        if (!c) die("realtime_new", realtime_last_error());
+        realtime_on_connect(c, on_connect_timed, NULL);
+        realtime_on_error(c, on_error, NULL);
+        int64_t t0 = now_ns();
+        realtime_open(c);
+        wait_for(&upgrades, i + 1, "upgrade");
+        wait_for(&connects, i + 1, "connect");
+        /* The record is made as the switch happens: the name follows within microseconds. */
+        for (int spin = 0; strcmp(realtime_transport_name(c), "websocket") != 0; spin++) {
+            if (spin == 10000) check_transport(c, "websocket");
+            struct timespec pause = {0, 100000};
+            nanosleep(&pause, NULL);
+        }
+        if (i >= warmup) {
+            up[i - warmup] = (double)(upgrade_ns - t0) / 1e3;
+            conn[i - warmup] = (double)(connect_ns - t0) / 1e3;
+        }
+        realtime_free(c);
+    }
+    qsort(up, (size_t)m, sizeof *up, cmp_double);
+    qsort(conn, (size_t)m, sizeof *conn, cmp_double);
+    printf("{\"upgrades\":%ld,\"p50_us\":%.1f,\"p99_us\":%.1f,\"connect_p50_us\":%.1f}\n", m,
+           percentile(up, (size_t)m, 0.5), percentile(up, (size_t)m, 0.99), percentile(conn, (size_t)m, 0.5));
+    fflush(stdout);
+    free(up);
+    free(conn);
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * verify */
+static long verify_size;
+static _Atomic long verify_errors;
+static char verify_first_error[160];
+
+/* `args_json` must be [<events so far>,"<verify_size x's>"]. */
+static void on_numbered_event(void *user_data, const char *event, const char *args_json,
+                              const realtime_buffer *buffers, size_t buffer_count, uint64_t ack_id) {
+    (void)user_data, (void)event, (void)buffers, (void)buffer_count, (void)ack_id;
+    long n = atomic_load_explicit(&events, memory_order_relaxed);
+    char *end = NULL;
+    long got = args_json[0] == '[' ? strtol(args_json + 1, &end, 10) : -1;
+    int whole = end && end[0] == ',' && end[1] == '"' && (long)strlen(end) == verify_size + 4 &&
+                strspn(end + 2, "x") == (size_t)verify_size;
+    if ((got != n || !whole) && atomic_fetch_add(&verify_errors, 1) == 0)
+        snprintf(verify_first_error, sizeof verify_first_error, "event %ld: expected [%ld,\"x…\"], got %.80s", n, n,
+                 args_json);
+    atomic_store_explicit(&events, n + 1, memory_order_release);
+    if (n + 1 == events_goal) {
+        last_event_ns = now_ns();
+        signal_all();
+    }
+}
+
+static void verify(long n, long size, const char *transport) {
+    realtime_set_log_handler(REALTIME_LOG_LEVEL_INFO, on_log, NULL);
+    verify_size = size;
+    events_goal = n;
+    /* With `upgrade`, the server answers the probe 30 ms late (burst-server's probeDelayMs), once the burst
+     * runs over polling. */
+    char options[160];
+    snprintf(options, sizeof options, "%.*s%s", (int)strlen(client_options(transport, 0)) - 1,
+             client_options(transport, 0), strcmp(transport, "upgrade") == 0 ? ",\"query\":{\"probeDelayMs\":\"30\"}}" : "}");
+    realtime_client *c = realtime_new(url, options);
+    if (!c) die("realtime_new", realtime_last_error());
+    realtime_on_connect(c, on_connect, NULL);
+    realtime_on_error(c, on_error, NULL);
+    realtime_on(c, "e", on_numbered_event, NULL);
+    realtime_open(c);
+    char args[80];
+    snprintf(args, sizeof args, "[%ld,%ld,true]", n, size);
+    if (realtime_emit(c, "burst", args) != REALTIME_STATUS_OK) die("emit burst", realtime_last_error());
+    wait_for(&events, n, "numbered burst");
+    struct timespec settle = {0, 300000000};
+    nanosleep(&settle, NULL);
+    if (atomic_load(&verify_errors) > 0) die("events out of order or damaged", verify_first_error);
+    if (atomic_load(&events) != n) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "%ld events for a burst of %ld", atomic_load(&events), n);
+        die("extra events", msg);
+    }
+    if (atomic_load(&connects) != 1) die("the client reconnected during the burst", NULL);
+    int upgrade = strcmp(transport, "upgrade") == 0;
+    if (upgrade) {
+        wait_for(&upgrades, 1, "upgrade");
+        check_transport(c, "websocket");
+    } else {
+        check_transport(c, transport);
+    }
+    printf("{\"events\":%ld,\"size\":%ld,\"in_order\":true,\"transport\":\"%s\"", n, size,
+           realtime_transport_name(c));
+    if (upgrade) printf(",\"events_before_upgrade\":%ld", events_at_upgrade);
+    printf("}\n");
+    fflush(stdout);
+    realtime_free(c);
 }
 
 /* ---------------------------------------------------------------------------------------------------
@@ -361,8 +522,9 @@ int main(int argc, char **argv) {
     pthread_cond_init(&cv, &ca);
     *(void **)&alloc_count = dlsym(RTLD_DEFAULT, "bench_alloc_count");
     if (argc < 4) {
-        fprintf(stderr, "usage: bench_client throughput PORT N SIZE threads|poll | ack PORT M | "
-                        "connect PORT M open|new | idle PORT K WINDOW_S\n");
+        fprintf(stderr, "usage: bench_client throughput PORT N SIZE threads|poll [TRANSPORT] | ack PORT M | "
+                        "connect PORT M open|new [TRANSPORT] | upgrade PORT M | verify PORT N SIZE TRANSPORT | "
+                        "idle PORT K WINDOW_S\n");
         return 2;
     }
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", atoi(argv[2]));
@@ -373,11 +535,15 @@ int main(int argc, char **argv) {
 #ifndef HAVE_POLL
         if (polled) die("poll mode: n/a (API not present)", NULL);
 #endif
-        throughput(a, atol(argv[4]), polled);
+        throughput(a, atol(argv[4]), polled, argc >= 7 ? argv[6] : "websocket");
     } else if (strcmp(mode, "ack") == 0) {
         ack(a);
     } else if (strcmp(mode, "connect") == 0 && argc >= 5) {
-        connect_rounds(a, strcmp(argv[4], "new") == 0);
+        connect_rounds(a, strcmp(argv[4], "new") == 0, argc >= 6 ? argv[5] : "websocket");
+    } else if (strcmp(mode, "upgrade") == 0) {
+        upgrade_rounds(a);
+    } else if (strcmp(mode, "verify") == 0 && argc >= 6) {
+        verify(a, atol(argv[4]), argv[5]);
     } else if (strcmp(mode, "idle") == 0 && argc >= 5) {
         idle(a, atol(argv[4]));
     } else {
