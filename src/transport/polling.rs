@@ -528,7 +528,14 @@ impl Driver {
                         self.probed = Some(ws);
                     }
                 }
-                _ = self.incoming.closed() => return,
+                // The engine is gone: its sender is dropped along with this receiver, and select!
+                // may pick either branch. Take what it queued last (its DISCONNECT), then close.
+                _ = self.incoming.closed() => {
+                    while let Ok(message) = self.outgoing.try_recv() {
+                        self.queue.push_back(message);
+                    }
+                    return self.close().await;
+                }
             }
         }
     }
@@ -611,7 +618,14 @@ impl Driver {
                         return;
                     }
                 },
-                _ = self.incoming.closed() => return,
+                // The engine is gone: its sender is dropped along with this receiver, and select!
+                // may pick either branch. Take what it queued last (its DISCONNECT), then close.
+                _ = self.incoming.closed() => {
+                    while let Ok(message) = self.outgoing.try_recv() {
+                        self.queue.push_back(message);
+                    }
+                    return self.close().await;
+                }
             }
         }
     }

@@ -15,6 +15,7 @@
 //     {"event":"message","nsp":..,"id":..,"name":..,"args":[..]}     any event from a client (args w/o ack fn)
 //     {"event":"connection_error","code":..,"message":..}            engine.io refused a request
 //     {"event":"upgrade","conn":..,"transport":..}                   a polling connection upgraded
+//     {"event":"engine_close","conn":..,"reason":..}                 an Engine.IO session ended
 //   "connection" lines also carry "transport": the engine.io transport at that moment.
 //   --transports polling[,websocket]: the transports the server accepts.
 //     {"event":"done","cmd":..,"ok":bool[,"error":..][,...]}         answer to each stdin command
@@ -138,9 +139,12 @@ if (opts.recovery) {
 }
 const io = new Server(httpServer, serverOptions);
 
-// {"event":"upgrade","conn":..,"transport":"websocket"} when a polling connection upgrades.
+// {"event":"upgrade","conn":..,"transport":"websocket"} when a polling connection upgrades;
+// {"event":"engine_close","conn":..,"reason":..} when an Engine.IO session ends ("transport close" when the
+// client sent its close packet, "transport error" when a polling request was cut off, "ping timeout", …).
 io.engine.on("connection", (conn) => {
   conn.on("upgrade", (transport) => out({ event: "upgrade", conn: conn.id, transport: transport.name }));
+  conn.on("close", (reason) => out({ event: "engine_close", conn: conn.id, reason }));
 });
 
 io.engine.on("connection_error", (err) => {
