@@ -948,7 +948,7 @@ const char *realtime_transport_name(const realtime_client *client);
  * `connected` (this namespace), `namespace`, `msInState`, `msInEachState` (an object by state, the
  * current stretch included), `connects`, `reconnects`, `failedAttempts`, `lastDisconnectReason`
  * (socket.io-client's reason, or null), `transport` (or null), `url` (`scheme://host:port` of the server in
- * use or tried next, see `failoverUrls`), `packetsIn`, `framesIn`, `bytesIn`,
+ * use or tried next, see `failoverUrls`; `http`/`https` on polling), `packetsIn`, `framesIn`, `bytesIn`,
  * `packetsOut`, `bytesOut` (the connection, every namespace on it; bytes are WebSocket payload bytes),
  * `emits`, `emitsBuffered` (waiting offline or in the retry queue), `bytesQueuedForSocket` (sent, not yet
  * taken by the OS), `eventsWaitingForCallbacks`, `bytesWaitingForCallbacks`, `pendingAcks`,

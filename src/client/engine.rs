@@ -68,9 +68,20 @@ impl EngineTarget {
         true
     }
 
-    /// `scheme://host:port` of the current endpoint (no user-info, path or query): for stats.
+    /// `scheme://host:port` of the current endpoint (no user-info, path or query): for stats. The
+    /// scheme is the transport's: `http`/`https` on polling (the open connection's, else the first one
+    /// the plan tries), `ws`/`wss` on a WebSocket.
     pub fn current_origin(&self) -> String {
-        self.endpoint().url.origin().ascii_serialization()
+        let origin = self.endpoint().url.origin().ascii_serialization();
+        let kind = self.state.active().or_else(|| self.plan.transports.first().copied());
+        if kind != Some(transport::TransportKind::Polling) {
+            return origin;
+        }
+        match (origin.strip_prefix("wss://"), origin.strip_prefix("ws://")) {
+            (Some(rest), _) => format!("https://{rest}"),
+            (None, Some(rest)) => format!("http://{rest}"),
+            (None, None) => origin,
+        }
     }
 }
 

@@ -533,7 +533,7 @@ impl ManagerTask {
         log::warn!("connection attempt to {} failed: {}", self.target.endpoint().url, failure.message);
         self.gates.stats.failed_attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.target.fail_over() {
-            log::info!("failing over to {}", self.target.endpoint().url);
+            log::info!("failing over to {}", self.target.current_origin());
         }
         self.phase = Phase::Idle;
         self.publish_to_active(|| Event::Error { message: failure.message.clone(), data: failure.data.clone() });

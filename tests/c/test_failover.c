@@ -36,6 +36,12 @@ static void on_log(void *ud, realtime_log_level level, const char *target, const
     pthread_mutex_unlock(&lock);
 }
 
+/* The scheme stats "url" shows: the transport's (make c-tests-polling runs this over polling). */
+static const char *scheme(void) {
+    const char *t = getenv("RT_TRANSPORTS");
+    return t != NULL && strcmp(t, "polling") == 0 ? "http" : "ws";
+}
+
 static void stats_url(realtime_client *c, char *out, size_t len) {
     char stats[4096];
     CHECK(realtime_stats_json(c, stats, sizeof stats) > 0, "stats: %s", realtime_last_error());
@@ -93,7 +99,7 @@ int main(void) {
     char cid[512];
     snprintf(cid, sizeof cid, "%s", r.text);
     stats_url(c, got, sizeof got);
-    snprintf(want, sizeof want, "ws://127.0.0.1:%d", pa);
+    snprintf(want, sizeof want, "%s://127.0.0.1:%d", scheme(), pa);
     CHECK(strcmp(got, want) == 0, "url %s, want %s", got, want);
     CHECK(rt_peer_recv_about(peer, "channel:join", cid, 5000, NULL, 0), "the peer did not see C join");
 
@@ -111,7 +117,7 @@ int main(void) {
     CHECK(rt_log_wait_nth(log, "connect", 2, 10000, &r), "no connect on node B");
     snprintf(cid, sizeof cid, "%s", r.text);
     stats_url(c, got, sizeof got);
-    snprintf(want, sizeof want, "ws://127.0.0.1:%d", pb);
+    snprintf(want, sizeof want, "%s://127.0.0.1:%d", scheme(), pb);
     CHECK(strcmp(got, want) == 0, "url %s, want %s", got, want);
     pthread_mutex_lock(&lock);
     CHECK(failovers >= 1 && strstr(last_failover, want), "log: %d failovers, last \"%s\"", failovers, last_failover);
@@ -129,7 +135,7 @@ int main(void) {
     rt_server_kill(nb);
     CHECK(rt_log_wait_nth(log, "connect", 3, 10000, &r), "no connect back on node A");
     stats_url(c, got, sizeof got);
-    snprintf(want, sizeof want, "ws://127.0.0.1:%d", pa);
+    snprintf(want, sizeof want, "%s://127.0.0.1:%d", scheme(), pa);
     CHECK(strcmp(got, want) == 0, "url %s, want %s", got, want);
     CHECK(realtime_is_connected(c), "not connected");
 
