@@ -267,7 +267,7 @@ c-tests-asan: node-deps tls-certs redis-server c-tests-asan-build
 	$(call run_c_tests,$(BUILD)/c-asan,asan-,env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/c/lsan.supp:print_suppressions=0)
 
 # valgrind: slower; timing-sensitive assertions get more slack from the generous margins in the tests.
-VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite --trace-children=no --suppressions=$(CURDIR)/tests/c/valgrind.supp
+VALGRIND := env RT_SERVER_HEARTBEAT=3000:3000 valgrind -q --error-exitcode=99 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite --trace-children=no --suppressions=$(CURDIR)/tests/c/valgrind.supp
 c-tests-valgrind: node-deps tls-certs redis-server c-tests-build
 	$(call run_c_tests,$(BUILD)/c,valgrind-,$(VALGRIND))
 

@@ -570,9 +570,9 @@ rt_server *rt_server_start(const char *extra_args) {
     cond_init_monotonic(&s->cv);
     s->in_fd = s->out_fd = -1;
 
-    /* argv: node script extra... [--port N] NULL */
+    /* argv: node script extra... [--ping-interval I --ping-timeout T] [--port N] NULL */
     char *args = xstrdup(extra_args ? extra_args : "");
-    size_t max = 5 + strlen(args);
+    size_t max = 9 + strlen(args);
     s->argv = xcalloc(max + 3, sizeof *s->argv);
     s->argv[s->argc++] = xstrdup(node_path());
     /* A deeper JS stack than V8's ~1 MB default (well inside the 8 MB thread stack), so that the server
@@ -582,6 +582,23 @@ rt_server *rt_server_start(const char *extra_args) {
     for (char *save = NULL, *tok = strtok_r(args, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save))
         s->argv[s->argc++] = xstrdup(tok);
     free(args);
+    /* RT_SERVER_HEARTBEAT=INTERVAL:TIMEOUT (the valgrind runs): a slower heartbeat than server.js's 300 + 200 ms
+     * for a server whose test does not choose its own, so that a client slowed down 20-fold by valgrind is
+     * not dropped with "ping timeout" in the middle of a test that is not about the heartbeat. */
+    const char *heartbeat = getenv("RT_SERVER_HEARTBEAT");
+    unsigned interval, timeout;
+    bool other_mode = extra_args && (strncmp(extra_args, "--peer", 6) == 0 || strncmp(extra_args, "--agnost", 8) == 0 ||
+                                     strncmp(extra_args, "--redis", 7) == 0);
+    if (heartbeat && !other_mode && sscanf(heartbeat, "%u:%u", &interval, &timeout) == 2 &&
+        !(extra_args && (strstr(extra_args, "--ping-interval") || strstr(extra_args, "--ping-timeout")))) {
+        char value[16];
+        s->argv[s->argc++] = xstrdup("--ping-interval");
+        snprintf(value, sizeof value, "%u", interval);
+        s->argv[s->argc++] = xstrdup(value);
+        s->argv[s->argc++] = xstrdup("--ping-timeout");
+        snprintf(value, sizeof value, "%u", timeout);
+        s->argv[s->argc++] = xstrdup(value);
+    }
 
     register_server(s);
     if (spawn_process(s) != 0) FAIL("cannot start the test server: %s", strerror(errno));

@@ -104,7 +104,9 @@ typedef struct rt_server rt_server;
 /* Start `node server.js <extra_args>` (extra_args: whitespace-separated, may be NULL), wait for its
  * "listening" line (port 0 = a free loopback port unless --port is given). Fails the test if it does not
  * come up within 15 s. The child gets PR_SET_PDEATHSIG(SIGKILL) and is killed at exit / on failure.
- * Call the server functions that start a process (start/restart) from the main thread. */
+ * Call the server functions that start a process (start/restart) from the main thread.
+ * RT_SERVER_HEARTBEAT=INTERVAL:TIMEOUT (set by the valgrind targets) adds --ping-interval/--ping-timeout
+ * unless extra_args name them. */
 rt_server *rt_server_start(const char *extra_args);
 int rt_server_port(const rt_server *s);
 /* SIGKILL the process and reap it (the queued output lines stay queued). */

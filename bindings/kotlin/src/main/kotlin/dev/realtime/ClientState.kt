@@ -168,6 +168,27 @@ internal class ClientState(val handle: Long) : Runnable {
         Native.nUnregister(token)
     }
 
+    /**
+     * Registers a one-shot callback and starts the call that will answer it (`send(token)` returns a
+     * C status); returns its token. A synchronous failure (a throw, or a status other than OK) releases
+     * the token and throws: the callback never runs.
+     */
+    inline fun startPending(callback: OneShot, send: (Long) -> Int): Long {
+        val token = addPending(callback)
+        val status = try {
+            send(token)
+        } catch (t: Throwable) {
+            releaseToken(token)
+            throw t
+        }
+        if (status != Status.OK) {
+            val error = runCatching { check(status) }.exceptionOrNull()!!
+            releaseToken(token)
+            throw error
+        }
+        return token
+    }
+
     /** Registers a one-shot callback; returns its token. */
     fun addPending(callback: OneShot): Long {
         checkOpen()

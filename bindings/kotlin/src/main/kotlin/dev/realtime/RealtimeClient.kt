@@ -372,20 +372,9 @@ class RealtimeClient private constructor(
         require(timeoutMs in 0..Int.MAX_VALUE) { "timeoutMs must be in 0..${Int.MAX_VALUE}" }
         val name = Native.utf8(event)
         val args = Native.utf8(argsJson)
-        val callback = AckCallback(state, result)
-        val token = state.addPending(callback)
-        val status = try {
+        return state.startPending(AckCallback(state, result)) { token ->
             Native.nEmitAck(state.handle, name, args, buffers?.toTypedArray(), timeoutMs.toInt(), token)
-        } catch (t: Throwable) {
-            state.releaseToken(token)
-            throw t
         }
-        if (status != Status.OK) {
-            val error = runCatching { state.check(status) }.exceptionOrNull()!!
-            state.releaseToken(token)
-            throw error
-        }
-        return token
     }
 
     // ---- tracked emits ----
@@ -441,19 +430,9 @@ class RealtimeClient private constructor(
         require(ttlMs in 0..Int.MAX_VALUE) { "ttlMs must be in 0..${Int.MAX_VALUE}" }
         val name = Native.utf8(event)
         val args = Native.utf8(argsJson)
-        val token = state.addPending(TrackedCallback(state, report, closed))
-        val status = try {
+        return state.startPending(TrackedCallback(state, report, closed)) { token ->
             Native.nEmitTracked(state.handle, name, args, ttlMs.toInt(), token)
-        } catch (t: Throwable) {
-            state.releaseToken(token)
-            throw t
         }
-        if (status != Status.OK) {
-            val error = runCatching { state.check(status) }.exceptionOrNull()!!
-            state.releaseToken(token)
-            throw error
-        }
-        return token
     }
 
     // ---- Agnost channels ----

@@ -177,14 +177,7 @@ class AuthProviderTest {
             }
         }
         forget()
-        assertEquals(clients0 + 20, Native.nLiveClients())
-        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20)
-        while (Native.nLiveClients() > clients0 && System.nanoTime() < deadline) {
-            System.gc()
-            Thread.sleep(20)
-        }
-        assertEquals(clients0, Native.nLiveClients(), "the cleaner freed the forgotten clients")
-        assertEquals(tokens0, Native.nLiveTokens(), "and deleted their global references")
+        assertCleanerFrees(clients0, tokens0, forgotten = 20)
     }
 
     @Test

@@ -3,7 +3,6 @@ package dev.realtime
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.CyclicBarrier
 import java.util.concurrent.Executors
-import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicReference
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertNull
@@ -68,15 +67,7 @@ class ResourceTest {
             }
         }
         forget()
-        assertEquals(clients0 + 20, Native.nLiveClients())
-        // GC is asynchronous by nature: poll with a deadline (no fixed sleep decides the outcome).
-        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20)
-        while (Native.nLiveClients() > clients0 && System.nanoTime() < deadline) {
-            System.gc()
-            Thread.sleep(20)
-        }
-        assertEquals(clients0, Native.nLiveClients(), "the cleaner freed the forgotten clients")
-        assertEquals(tokens0, Native.nLiveTokens(), "and deleted their global references")
+        assertCleanerFrees(clients0, tokens0, forgotten = 20)
     }
 
     @Test

@@ -52,3 +52,19 @@ fun rssKb(): Long =
     java.io.File("/proc/self/status").readLines()
         .first { it.startsWith("VmRSS:") }
         .split(Regex("\\s+"))[1].toLong()
+
+/**
+ * After `forget()` dropped `forgotten` clients: the cleaner frees them (and deletes their global
+ * references) once the GC has seen them. GC is asynchronous by nature: poll with a deadline (no fixed
+ * sleep decides the outcome).
+ */
+fun assertCleanerFrees(clients0: Long, tokens0: Long, forgotten: Long) {
+    org.junit.jupiter.api.Assertions.assertEquals(clients0 + forgotten, Native.nLiveClients())
+    val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20)
+    while (Native.nLiveClients() > clients0 && System.nanoTime() < deadline) {
+        System.gc()
+        Thread.sleep(20)
+    }
+    org.junit.jupiter.api.Assertions.assertEquals(clients0, Native.nLiveClients(), "the cleaner freed the forgotten clients")
+    org.junit.jupiter.api.Assertions.assertEquals(tokens0, Native.nLiveTokens(), "and deleted their global references")
+}

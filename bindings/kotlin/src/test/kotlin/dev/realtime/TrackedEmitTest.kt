@@ -140,14 +140,7 @@ class TrackedEmitTest {
             }
         }
         forget()
-        assertEquals(clients0 + 10, Native.nLiveClients())
-        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20)
-        while (Native.nLiveClients() > clients0 && System.nanoTime() < deadline) {
-            System.gc()
-            Thread.sleep(20)
-        }
-        assertEquals(clients0, Native.nLiveClients(), "the cleaner freed the forgotten clients")
-        assertEquals(tokens0, Native.nLiveTokens(), "and deleted their global references")
+        assertCleanerFrees(clients0, tokens0, forgotten = 10)
     }
 
     @Test
