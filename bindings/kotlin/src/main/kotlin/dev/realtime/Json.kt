@@ -87,6 +87,13 @@ object Json {
      * Parses JSON text: null, Boolean, String, Long (an integer that fits) or Double, List<Any?>,
      * Map<String, Any?> (in document order). Throws IllegalArgumentException for invalid JSON.
      */
+    /** [parse] for a JSON array text (event and ack arguments). */
+    internal fun parseArray(text: String): List<Any?> {
+        val v = parse(text)
+        require(v is List<*>) { "not a JSON array: $text" }
+        return v
+    }
+
     internal fun parse(text: String): Any? {
         val p = Parser(text)
         p.skipSpace()

@@ -311,6 +311,16 @@ class RealtimeClient private constructor(
         state.check(Native.nEmit(state.handle, Native.utf8(event), Native.utf8(argsJson), false))
     }
 
+    /**
+     * [emit] with values, as socket.io-client-java's `emit(event, args…)`: each of [args] is encoded as
+     * [Json.encode] does (null, Boolean, Number, String, Map, Iterable, arrays, [Json.Raw]).
+     */
+    fun emitValues(event: String, vararg args: Any?) = emit(event, Json.encode(args.asList()))
+
+    /** [emitWithAck] with values; returns the answer's arguments as values ([RealtimeEvent.args]). */
+    suspend fun emitWithAckValues(event: String, vararg args: Any?, timeoutMs: Long = 0): List<Any?> =
+        emitAck(event, Json.encode(args.asList()), null, timeoutMs).args
+
     /** Like [emit], but dropped when not connected. */
     @JvmOverloads
     fun emitVolatile(event: String, argsJson: String = "[]") {

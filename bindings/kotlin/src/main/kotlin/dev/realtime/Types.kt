@@ -53,6 +53,16 @@ class RealtimeEvent internal constructor(
     val ackRequested: Boolean get() = ackId != 0L
 
     /**
+     * The arguments as values (parsed once, on first use): null, Boolean, String, Long (an integer that
+     * fits) or Double, List<Any?>, Map<String, Any?> in the sender's order. [argsJson] stays the exact
+     * text (numbers beyond Long/Double, escapes as sent).
+     */
+    val args: List<Any?> by lazy { Json.parseArray(argsJson) }
+
+    /** [ack] with values (encoded as [Json.encode] does). */
+    fun ackValues(vararg values: Any?) = answer(Json.encode(values.asList()), null)
+
+    /**
      * Answers the server's ack request with [argsJson] (a JSON array). Throws IllegalStateException when
      * no ack was requested, when called a second time, or when the client is closed; RealtimeException
      * (UNKNOWN_ACK) when the connection that asked is gone.
@@ -73,7 +83,10 @@ class RealtimeEvent internal constructor(
 }
 
 /** An ack's answer: [argsJson] (a JSON array) and its binary [buffers]. */
-data class AckResult(val argsJson: String, val buffers: List<ByteArray>)
+data class AckResult(val argsJson: String, val buffers: List<ByteArray>) {
+    /** The answer's arguments as values (as [RealtimeEvent.args]). */
+    val args: List<Any?> get() = Json.parseArray(argsJson)
+}
 
 /**
  * A channel event (member join/leave/update) or a channel message: [channel] (null for a broadcast),
