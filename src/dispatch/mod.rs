@@ -476,37 +476,56 @@ impl Dispatcher {
         }
         // Listeners registered from here on (ids at or above `limit`) don't get this event.
         let limit = NEXT_LISTENER_ID.load(Ordering::Acquire);
-        for catch_all in [true, false] {
-            let mut after = 0u64;
-            loop {
-                let (id, once, registered) = {
-                    let mut table = lock(&self.table);
-                    if table.closed {
-                        return false;
-                    }
-                    let next = table.listeners.iter_mut().find(|l| {
-                        l.id > after
-                            && l.id < limit
-                            && !l.spent
-                            && l.kind.is_catch_all() == catch_all
-                            && l.kind.matches(&event)
-                    });
-                    let Some(listener) = next else { break };
-                    if listener.once {
-                        listener.spent = true;
-                    }
-                    let picked = (listener.id, listener.once, Arc::clone(&listener.registered));
-                    table.running = Some(picked.0);
-                    picked
-                };
-                after = id;
-                let event = &event;
-                let callback = &registered.callback;
-                self.run_user_code(id, once, move || callback(event));
-                // The finalizer runs here when off/free removed the listener during the call.
-                drop(registered);
+        // Catch-all listeners first, then the named ones, each in registration order. One lock per
+        // call: the lock that ends a call also picks the next listener.
+        let (mut catch_all, mut after) = (true, 0u64);
+        // The previous call's references: dropped with the lock released (a finalizer is user code).
+        let mut released: (Option<Arc<Registered>>, Option<Listener>) = (None, None);
+        let mut table = lock(&self.table);
+        loop {
+            if table.closed {
+                drop(table);
+                return false;
             }
+            let next = table.listeners.iter_mut().find(|l| {
+                l.id > after && l.id < limit && !l.spent && l.kind.is_catch_all() == catch_all && l.kind.matches(&event)
+            });
+            let Some(listener) = next else {
+                if catch_all {
+                    (catch_all, after) = (false, 0);
+                    continue;
+                }
+                break;
+            };
+            if listener.once {
+                listener.spent = true;
+            }
+            let (id, once, registered) = (listener.id, listener.once, Arc::clone(&listener.registered));
+            table.running = Some(id);
+            drop(table);
+            // The finalizer runs here when off/free removed the listener during the previous call.
+            drop(std::mem::take(&mut released));
+            after = id;
+            CALLBACK_DEPTH.with(|depth| depth.set(depth.get() + 1));
+            let outcome = catch_unwind(AssertUnwindSafe(|| (registered.callback)(&event)));
+            CALLBACK_DEPTH.with(|depth| depth.set(depth.get() - 1));
+            if outcome.is_err() {
+                eprintln!("realtime: a callback panicked; delivery goes on");
+            }
+            table = lock(&self.table);
+            table.running = None;
+            let spent = if once {
+                table.listeners.iter().position(|l| l.id == id).map(|index| table.listeners.remove(index))
+            } else {
+                None
+            };
+            if table.waiters > 0 {
+                self.idle.notify_all();
+            }
+            released = (Some(registered), spent);
         }
+        drop(table);
+        drop(released);
         true
     }
 
