@@ -91,12 +91,18 @@ pub type Finalizer = Box<dyn FnOnce() + Send>;
 /// Runs a finalizer as if it were a callback (so library calls made from it never wait), catching
 /// a panic.
 pub fn run_finalizer(finalizer: Finalizer) {
-    CALLBACK_DEPTH.with(|depth| depth.set(depth.get() + 1));
-    let outcome = catch_unwind(AssertUnwindSafe(finalizer));
-    CALLBACK_DEPTH.with(|depth| depth.set(depth.get() - 1));
-    if outcome.is_err() {
+    if !run_as_callback(finalizer) {
         eprintln!("realtime: a finalizer panicked");
     }
+}
+
+/// Runs user code as a callback (library calls made from it never wait: see [`in_callback`]),
+/// catching a panic; false when it panicked.
+fn run_as_callback(call: impl FnOnce()) -> bool {
+    CALLBACK_DEPTH.with(|depth| depth.set(depth.get() + 1));
+    let outcome = catch_unwind(AssertUnwindSafe(call));
+    CALLBACK_DEPTH.with(|depth| depth.set(depth.get() - 1));
+    outcome.is_ok()
 }
 
 /// What a listener keeps alive while it can still be called; its finalizer runs when the last
@@ -506,22 +512,11 @@ impl Dispatcher {
             // The finalizer runs here when off/free removed the listener during the previous call.
             drop(std::mem::take(&mut released));
             after = id;
-            CALLBACK_DEPTH.with(|depth| depth.set(depth.get() + 1));
-            let outcome = catch_unwind(AssertUnwindSafe(|| (registered.callback)(&event)));
-            CALLBACK_DEPTH.with(|depth| depth.set(depth.get() - 1));
-            if outcome.is_err() {
+            if !run_as_callback(|| (registered.callback)(&event)) {
                 eprintln!("realtime: a callback panicked; delivery goes on");
             }
             table = lock(&self.table);
-            table.running = None;
-            let spent = if once {
-                table.listeners.iter().position(|l| l.id == id).map(|index| table.listeners.remove(index))
-            } else {
-                None
-            };
-            if table.waiters > 0 {
-                self.idle.notify_all();
-            }
+            let spent = self.end_call(&mut table, id, once);
             released = (Some(registered), spent);
         }
         drop(table);
@@ -542,13 +537,18 @@ impl Dispatcher {
     /// Runs a callback with no lock held, then clears the running mark (removing a once-listener)
     /// and wakes waiters.
     fn run_user_code(&self, id: u64, once: bool, call: impl FnOnce()) {
-        CALLBACK_DEPTH.with(|depth| depth.set(depth.get() + 1));
-        let outcome = catch_unwind(AssertUnwindSafe(call));
-        CALLBACK_DEPTH.with(|depth| depth.set(depth.get() - 1));
-        if outcome.is_err() {
+        if !run_as_callback(call) {
             eprintln!("realtime: a callback panicked; delivery goes on");
         }
         let mut table = lock(&self.table);
+        let spent = self.end_call(&mut table, id, once);
+        drop(table);
+        drop(spent);
+    }
+
+    /// After call `id`: clears the running mark, takes a once-listener out of the table (to be
+    /// dropped with the lock released: its finalizer is user code) and wakes off()'s waiters.
+    fn end_call(&self, table: &mut Table, id: u64, once: bool) -> Option<Listener> {
         table.running = None;
         let spent = if once {
             table.listeners.iter().position(|l| l.id == id).map(|index| table.listeners.remove(index))
@@ -558,8 +558,7 @@ impl Dispatcher {
         if table.waiters > 0 {
             self.idle.notify_all();
         }
-        drop(table);
-        drop(spent);
+        spent
     }
 }
 

@@ -167,17 +167,13 @@ class AuthProviderTest {
 
     @Test
     fun `the cleaner frees a forgotten client that has an auth provider`() {
-        val clients0 = Native.nLiveClients()
-        val tokens0 = Native.nLiveTokens()
-        fun forget() {
+        assertCleanerFrees(forgotten = 20) {
             repeat(10) {
                 // Providers that do not capture their client: the client must become unreachable.
                 offlineClient().setAuthProvider { request -> request.decline() }
                 offlineClient().setAuthProvider { null }
             }
         }
-        forget()
-        assertCleanerFrees(clients0, tokens0, forgotten = 20)
     }
 
     @Test

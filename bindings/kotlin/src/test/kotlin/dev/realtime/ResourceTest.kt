@@ -58,16 +58,12 @@ class ResourceTest {
 
     @Test
     fun `the cleaner frees a client the application forgot to close`() {
-        val clients0 = Native.nLiveClients()
-        val tokens0 = Native.nLiveTokens()
-        fun forget() {
+        assertCleanerFrees(forgotten = 20) {
             repeat(20) {
                 val c = RealtimeClient(TestServer.url, """{"autoConnect":false}""")
                 c.on("echo") { } // a listener that does not capture the client
             }
         }
-        forget()
-        assertCleanerFrees(clients0, tokens0, forgotten = 20)
     }
 
     @Test

@@ -54,11 +54,14 @@ fun rssKb(): Long =
         .split(Regex("\\s+"))[1].toLong()
 
 /**
- * After `forget()` dropped `forgotten` clients: the cleaner frees them (and deletes their global
+ * [forget] creates [forgotten] clients and drops them: the cleaner frees them (and deletes their global
  * references) once the GC has seen them. GC is asynchronous by nature: poll with a deadline (no fixed
  * sleep decides the outcome).
  */
-fun assertCleanerFrees(clients0: Long, tokens0: Long, forgotten: Long) {
+fun assertCleanerFrees(forgotten: Long, forget: () -> Unit) {
+    val clients0 = Native.nLiveClients()
+    val tokens0 = Native.nLiveTokens()
+    forget()
     org.junit.jupiter.api.Assertions.assertEquals(clients0 + forgotten, Native.nLiveClients())
     val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20)
     while (Native.nLiveClients() > clients0 && System.nanoTime() < deadline) {

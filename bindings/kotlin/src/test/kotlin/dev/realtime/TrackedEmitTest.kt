@@ -21,9 +21,11 @@ class TrackedEmitTest {
     private class Recorder {
         val seen = ConcurrentLinkedQueue<MessageStatus>()
         val final = CompletableFuture<List<MessageStatus>>()
+        val first = CompletableFuture<MessageStatus>()
 
         fun record(status: MessageStatus) {
             seen += status
+            first.complete(status)
             if (status.isFinal) final.complete(seen.toList())
         }
     }
@@ -121,8 +123,7 @@ class TrackedEmitTest {
         val flow = async(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
             runCatching { client.emitTrackedFlow("ack", "[2]").toList() }
         }
-        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_S)
-        while (recorder.seen.isEmpty() && System.nanoTime() < deadline) Thread.sleep(2)
+        recorder.first.getOrFail() // Queued: the emit waits offline
         client.close()
         val result = withTimeout(WAIT_S * 1000) { flow.await() }
         assertTrue(result.exceptionOrNull() is IllegalStateException, "got $result")
@@ -132,15 +133,11 @@ class TrackedEmitTest {
 
     @Test
     fun `the cleaner frees a forgotten client with a tracked emit pending`() {
-        val clients0 = Native.nLiveClients()
-        val tokens0 = Native.nLiveTokens()
-        fun forget() {
+        assertCleanerFrees(forgotten = 10) {
             repeat(10) {
                 RealtimeClient(TestServer.url, TestServer.options("\"autoConnect\":false")).emitTracked("ack", "[1]") { }
             }
         }
-        forget()
-        assertCleanerFrees(clients0, tokens0, forgotten = 10)
     }
 
     @Test
