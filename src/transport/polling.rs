@@ -618,13 +618,16 @@ impl Driver {
                         return;
                     }
                 },
-                // The engine is gone: its sender is dropped along with this receiver, and select!
-                // may pick either branch. Take what it queued last (its DISCONNECT), then close.
+                // The engine is gone (see run): send what it queued last, then close the WebSocket,
+                // as when its sender is seen dropped first.
                 _ = self.incoming.closed() => {
                     while let Ok(message) = self.outgoing.try_recv() {
-                        self.queue.push_back(message);
+                        if sink.feed(message).await.is_err() {
+                            return;
+                        }
                     }
-                    return self.close().await;
+                    let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
+                    return;
                 }
             }
         }
